@@ -1,0 +1,27 @@
+# fdi: FastDeepIoT as a Snakemake workflow. Main job: snakemake results/tables/table5.csv
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/sample.smk"
+include: "rules/export.smk"
+include: "rules/benchmark.smk"
+include: "rules/aggregate.smk"
+include: "rules/fit.smk"
+include: "rules/baselines.smk"
+include: "rules/evaluate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/tables/table5.csv",
+        "results/tables/table5.md",
+        "results/tables/table4.csv",
+        "results/figures/fig1.png",
+        "results/figures/fig2.png",

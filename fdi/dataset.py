@@ -1,0 +1,90 @@
+"""Timings + structures -> one Parquet dataset per device (SPEC's D = {(S_i, y_i)}).
+
+The target y of a component is the mean of its first measurement pass (the paper's protocol:
+1 warm-up run, then the mean of 20 runs). The second, independent pass is kept as
+`time_ms_repeat`: the MAPE between the two is the noise floor no predictor can beat. The 75/25
+train/test split is drawn here, once, so every model is trained and tested on the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from fdi.features import add_features
+from fdi.space import LAYER_TYPES
+
+
+def summarise_timings(timings: pd.DataFrame) -> pd.DataFrame:
+    """One row per component: statistics of the first pass, and the mean of the second."""
+    stats = timings.assign(
+        mean_ms=timings.runs_ms.map(np.mean),
+        median_ms=timings.runs_ms.map(np.median),
+        std_ms=timings.runs_ms.map(np.std),
+        n_runs=timings.runs_ms.map(len),
+    )
+    first = stats[stats.repeat == 0].set_index("id")
+    out = pd.DataFrame(
+        {
+            "device": first.device,
+            "time_ms": first.mean_ms,
+            "median_ms": first.median_ms,
+            "std_ms": first.std_ms,
+            "n_runs": first.n_runs,
+            "fingerprint": first.fingerprint,
+        }
+    )
+    second = stats[stats.repeat == 1].set_index("id").mean_ms
+    out["time_ms_repeat"] = second.reindex(out.index)
+    return out.reset_index()
+
+
+def assign_split(dataset: pd.DataFrame, test_fraction: float, seed: int) -> pd.Series:
+    """'train' / 'test' per row: a seeded split inside every scope (layer type)."""
+    split = pd.Series("train", index=dataset.index)
+    for _, group in dataset.groupby("scope", sort=True):
+        ids = group.sort_values("id").index
+        if len(ids) < 2:
+            continue
+        _, test = train_test_split(ids, test_size=test_fraction, random_state=seed)
+        split[test] = "test"
+    return split
+
+
+def build_dataset(
+    structures: Iterable[pd.DataFrame], timings: pd.DataFrame, split: dict[str, Any]
+) -> pd.DataFrame:
+    """Join structures with their features and timings; every structure must have a timing."""
+    summary = summarise_timings(timings)
+    parts = []
+    for frame in structures:
+        layer = frame.layer.iloc[0]
+        parts.append(add_features(frame, layer))
+    joined = pd.concat(parts, ignore_index=True).merge(summary, on="id", how="left", validate="1:1")
+    missing = joined[joined.time_ms.isna()].id.tolist()
+    if missing:
+        raise ValueError(f"{len(missing)} components have no timing, e.g. {missing[:5]}")
+    joined["split"] = assign_split(joined, split["test_fraction"], split["seed"])
+    return joined
+
+
+def aggregate(
+    structure_paths: list[Path], timing_paths: list[Path], split: dict[str, Any], out: Path
+) -> None:
+    structures = [pd.read_parquet(p) for p in structure_paths]
+    timings = pd.concat([pd.read_parquet(p) for p in timing_paths], ignore_index=True)
+    dataset = build_dataset(structures, timings, split)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dataset.to_parquet(out, index=False)
+
+
+def layer_rows(dataset: pd.DataFrame, layer: str) -> pd.DataFrame:
+    """The rows of one layer type's random sample (the sweep is kept apart, for Figure 1)."""
+    if layer not in LAYER_TYPES:
+        raise ValueError(f"unknown layer type {layer!r}")
+    return dataset[dataset.scope == layer].reset_index(drop=True)

@@ -1,0 +1,101 @@
+"""The `host` device: this machine's CPU through LiteRT's Python interpreter.
+
+This module is the measuring instrument. It imports LiteRT only (never TensorFlow, whose import
+alone takes seconds and starts threads), runs with a fixed thread count and, optionally, pinned
+to a set of cores. Each component is timed in `repeats` independent passes (a fresh interpreter
+each); a pass is `warmup_runs` untimed invocations then `runs` timed ones, and every run's time
+is kept.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+
+def litert_version() -> str:
+    from importlib.metadata import version
+
+    return version("ai-edge-litert")
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
+
+
+def _cpu_model() -> str:
+    for line in (_read("/proc/cpuinfo") or "").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def fingerprint(settings: dict[str, Any]) -> dict[str, Any]:
+    """What the timings were measured on; written beside every timing."""
+    cpufreq = "/sys/devices/system/cpu/cpu0/cpufreq"
+    return {
+        "device_kind": "host",
+        "cpu_model": _cpu_model(),
+        "machine": platform.machine(),
+        "logical_cores": os.cpu_count(),
+        "os": platform.platform(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "runtime": "ai-edge-litert",
+        "runtime_version": litert_version(),
+        "threads": int(settings["threads"]),
+        "cpu_affinity": sorted(os.sched_getaffinity(0)),
+        "governor": _read(f"{cpufreq}/scaling_governor") or "unreadable",
+        "cur_freq_khz": _read(f"{cpufreq}/scaling_cur_freq") or "unreadable",
+        "max_freq_khz": _read(f"{cpufreq}/cpuinfo_max_freq") or "unreadable",
+    }
+
+
+def _fill_inputs(interpreter: Any, rng: np.random.Generator) -> None:
+    for detail in interpreter.get_input_details():
+        data = rng.standard_normal(detail["shape"]).astype(detail["dtype"])
+        interpreter.set_tensor(detail["index"], data)
+
+
+def time_graph(path: Path, threads: int, warmup_runs: int, runs: int) -> list[float]:
+    """One pass over one graph: milliseconds of each of `runs` timed invocations."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    _fill_inputs(interpreter, np.random.default_rng(0))
+    for _ in range(warmup_runs):
+        interpreter.invoke()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter_ns()
+        interpreter.invoke()
+        times.append((time.perf_counter_ns() - start) / 1e6)
+    return times
+
+
+def benchmark(graphs: Iterable[Path], settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """Time every graph in `repeats` passes; one record per (graph, repeat) with all run times."""
+    graphs = list(graphs)
+    affinity = settings.get("cpu_affinity")
+    if affinity:
+        os.sched_setaffinity(0, affinity)
+    records = []
+    total = len(graphs) * settings["repeats"]
+    with tqdm(total=total, desc="benchmark host", unit="graph") as progress:
+        for repeat in range(settings["repeats"]):
+            for path in graphs:
+                runs = time_graph(path, settings["threads"], settings["warmup_runs"], settings["runs"])
+                records.append({"id": path.stem, "repeat": repeat, "runs_ms": runs})
+                progress.update()
+    return records

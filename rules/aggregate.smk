@@ -1,0 +1,19 @@
+rule aggregate:
+    """One device's dataset: structures, Table 3 features, timing statistics, train/test split."""
+    input:
+        structures=structure_files,
+        timings=timing_files,
+    output:
+        "results/dataset/{device}.parquet",
+    log:
+        "results/logs/aggregate/{device}.log",
+    conda:
+        "../envs/fdi.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        split=as_json(config["split"]),
+    shell:
+        "fdi aggregate --structures {input.structures:q} --timings {input.timings:q}"
+        " --split {params.split:q} --out {output:q} > {log:q} 2>&1"

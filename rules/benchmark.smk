@@ -1,0 +1,22 @@
+rule benchmark:
+    """Time one shard of graphs on one device. The measuring instrument: it takes every core
+    so no other job of the workflow runs beside it, and it stays on the machine that owns the
+    device (localrule)."""
+    input:
+        "results/graphs/{scope}/{shard}",
+    output:
+        "results/timings/{device}/{scope}/{shard}.parquet",
+    log:
+        "results/logs/benchmark/{device}/{scope}/{shard}.log",
+    localrule: True
+    conda:
+        "../envs/benchmark.yaml"
+    threads: workflow.cores
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        settings=device_settings,
+    shell:
+        "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
+        " --graphs {input:q} --out {output:q} > {log:q} 2>&1"

@@ -1,0 +1,52 @@
+# Config validation, wildcard constraints and the helpers that turn the config into file lists.
+import json
+
+from snakemake.utils import validate
+
+from fdi.space import shard_count
+
+validate(config, "../config/config.schema.yaml")
+
+LAYERS = [layer for layer in ("fc", "cnn", "gru", "lstm") if layer in config["layers"]]
+SCOPES = LAYERS + (["sweep"] if "sweep" in config else [])
+DEVICES = list(config["devices"])
+BASELINES = config["baselines"]["models"]
+
+
+wildcard_constraints:
+    scope="fc|cnn|gru|lstm|sweep",
+    layer="fc|cnn|gru|lstm",
+    device="[A-Za-z][A-Za-z0-9_]*",
+    shard=r"\d+",
+    model="svr|dt|rf|gbrt|dnn|flops",
+
+
+def as_json(value):
+    """A settings object as one JSON word for the command line (quoted with :q in the rule)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def scope_settings(wildcards):
+    scope = wildcards.scope
+    return as_json(config["sweep"] if scope == "sweep" else config["layers"][scope])
+
+
+def device_settings(wildcards):
+    """Only this device's settings: changing another device never reruns this one."""
+    return as_json(config["devices"][wildcards.device])
+
+
+def structure_files(wildcards=None):
+    return expand("results/structures/{scope}.parquet", scope=SCOPES)
+
+
+def timing_files(wildcards):
+    return [
+        f"results/timings/{wildcards.device}/{scope}/{shard}.parquet"
+        for scope in SCOPES
+        for shard in range(shard_count(scope, config))
+    ]
+
+
+def dataset_pairs(files):
+    return " ".join(f"{device}={path}" for device, path in zip(DEVICES, files))

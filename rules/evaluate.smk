@@ -1,0 +1,86 @@
+rule table5:
+    """Every model scored on the same test rows: MAPE, MAE, R2, and the measurement noise floor."""
+    input:
+        datasets=expand("results/dataset/{device}.parquet", device=DEVICES),
+        models=expand(
+            "results/models/{device}/{layer}.json", device=DEVICES, layer=LAYERS
+        ),
+        baselines=expand(
+            "results/baselines/{device}/{layer}/{model}.parquet",
+            device=DEVICES,
+            layer=LAYERS,
+            model=BASELINES,
+        ),
+    output:
+        csv="results/tables/table5.csv",
+        markdown="results/tables/table5.md",
+    log:
+        "results/logs/table5.log",
+    conda:
+        "../envs/fdi.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        datasets=lambda wildcards, input: dataset_pairs(input.datasets),
+    shell:
+        "fdi table5 --datasets {params.datasets} --models {input.models:q} --baselines {input.baselines:q}"
+        " --csv {output.csv:q} --markdown {output.markdown:q} > {log:q} 2>&1"
+
+
+rule table4:
+    """OLS p-values of the explanatory variables per device and layer type (the paper's Table 4)."""
+    input:
+        expand("results/dataset/{device}.parquet", device=DEVICES),
+    output:
+        "results/tables/table4.csv",
+    log:
+        "results/logs/table4.log",
+    conda:
+        "../envs/fdi.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        datasets=lambda wildcards, input: dataset_pairs(input),
+        layers=LAYERS,
+    shell:
+        "fdi table4 --datasets {params.datasets} --layers {params.layers} --out {output:q} > {log:q} 2>&1"
+
+
+rule fig1:
+    """Figure 1: the measured channel sweep of every device, with FLOPs for contrast."""
+    input:
+        expand("results/dataset/{device}.parquet", device=DEVICES),
+    output:
+        "results/figures/fig1.png",
+    log:
+        "results/logs/fig1.log",
+    conda:
+        "../envs/fdi.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        datasets=lambda wildcards, input: dataset_pairs(input),
+    shell:
+        "fdi fig1 --datasets {params.datasets} --out {output:q} > {log:q} 2>&1"
+
+
+rule fig2:
+    """Figure 2: the first device's fitted conv time model, drawn with its conditions."""
+    input:
+        f"results/models/{DEVICES[0]}/cnn.json",
+    output:
+        "results/figures/fig2.png",
+    log:
+        "results/logs/fig2.log",
+    conda:
+        "../envs/fdi.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        title=f"Algorithm 1 conv time model, device {DEVICES[0]}",
+    shell:
+        "fdi fig2 --model {input:q} --title {params.title:q} --out {output:q} > {log:q} 2>&1"

@@ -1,0 +1,53 @@
+"""The config schema: every ready config is valid and complete; a bad key is named."""
+
+import copy
+
+import jsonschema
+import pytest
+import yaml
+from snakemake.utils import update_config
+
+from conftest import REPO, copy_workflow, snakemake
+
+SCHEMA = yaml.safe_load((REPO / "config/config.schema.yaml").read_text())
+READY = sorted((REPO / "config").glob("*.yaml"))
+DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())
+
+
+@pytest.mark.parametrize("path", [p for p in READY if p.name != "config.schema.yaml"], ids=lambda p: p.name)
+def test_ready_configs_are_valid_and_survive_snakemakes_merge(path):
+    config = yaml.safe_load(path.read_text())
+    jsonschema.validate(config, SCHEMA)
+    # `--configfile X` is merged over the default config: X must carry every key it needs.
+    merged = copy.deepcopy(DEFAULT)
+    update_config(merged, config)
+    assert merged == config, f"{path.name} lacks keys that the default config would leak into it"
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (lambda c: c["devices"]["host"].update(threds=1), "threds"),
+        (lambda c: c["layers"]["cnn"]["scope"].update(padding=["full"]), "padding"),
+        (lambda c: c["devices"].update({"my phone": {"kind": "host"}}), "my phone"),
+        (lambda c: c["time_model"].pop("mape_stop"), "mape_stop"),
+    ],
+)
+def test_schema_names_the_bad_key(edit, named):
+    config = copy.deepcopy(DEFAULT)
+    edit(config)
+    with pytest.raises(jsonschema.ValidationError) as error:
+        jsonschema.validate(config, SCHEMA)
+    assert named in str(error.value)
+
+
+def test_snakemake_stops_on_a_bad_config_and_names_the_key(tmp_path):
+    workdir = copy_workflow(tmp_path, "config/config.yaml")
+    config = copy.deepcopy(DEFAULT)
+    config["devices"]["host"]["runs"] = 0
+    (workdir / "config/config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "-n", "--cores", "1", check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Error validating config file" in output
+    assert "['devices']['host']['runs']" in output

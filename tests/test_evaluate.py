@@ -1,0 +1,81 @@
+"""Metrics and the readable table, on hand-computed values."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fdi.baselines import build_baseline, input_columns
+from fdi.dataset import assign_split, summarise_timings
+from fdi.evaluate import score, table5_markdown
+
+
+def test_score_by_hand():
+    result = score(np.array([1.0, 2.0, 4.0]), np.array([1.1, 1.8, 4.0]))
+    assert result["MAPE %"] == pytest.approx(100 * (0.1 + 0.1 + 0) / 3)
+    assert result["MAE ms"] == pytest.approx(0.3 / 3)
+    # R2 = 1 - SSE/SST = 1 - (0.01 + 0.04) / (sum((y - 7/3)^2))
+    assert result["R2"] == pytest.approx(1 - 0.05 / (16 / 9 + 1 / 9 + 25 / 9))
+
+
+def test_markdown_marks_the_best_model():
+    table = pd.DataFrame(
+        [
+            {
+                "device": "host",
+                "layer": "cnn",
+                "metric": "MAPE %",
+                "FastDeepIoT": 3.0,
+                "SVR": 40.0,
+                "noise_floor": 0.5,
+                "n_train": 300,
+                "n_test": 100,
+            },
+            {
+                "device": "host",
+                "layer": "cnn",
+                "metric": "R2",
+                "FastDeepIoT": 0.9,
+                "SVR": 0.99,
+                "noise_floor": 1.0,
+                "n_train": 300,
+                "n_test": 100,
+            },
+        ]
+    )
+    lines = table5_markdown(table).splitlines()
+    assert "**3.0%**" in lines[2] and "40.0%" in lines[2]
+    assert "**0.990**" in lines[3]
+
+
+def test_timing_summary_keeps_the_first_pass_as_target_and_the_second_as_repeat():
+    timings = pd.DataFrame(
+        [
+            {"device": "d", "id": "a", "repeat": 0, "runs_ms": [1.0, 3.0], "fingerprint": "{}"},
+            {"device": "d", "id": "a", "repeat": 1, "runs_ms": [2.0, 2.5], "fingerprint": "{}"},
+        ]
+    )
+    row = summarise_timings(timings).iloc[0]
+    assert row.time_ms == 2.0 and row.time_ms_repeat == 2.25 and row.n_runs == 2
+    assert row.std_ms == 1.0
+
+
+def test_split_is_seeded_per_scope():
+    data = pd.DataFrame({"id": [f"x{i:03d}" for i in range(100)], "scope": ["fc"] * 60 + ["gru"] * 40})
+    first = assign_split(data, 0.25, seed=3)
+    assert first.equals(assign_split(data.sample(frac=1, random_state=1).sort_index(), 0.25, seed=3))
+    assert (first[data.scope == "fc"] == "test").sum() == 15
+    assert (first[data.scope == "gru"] == "test").sum() == 10
+
+
+def test_inputs_select_columns():
+    assert input_columns("gru", "x") == ["flops", "mem", "param_size", "step"]
+    assert input_columns("cnn", "f")[:2] == ["in_channel", "out_channel"]
+    assert input_columns("cnn", "f+x").count("param_size") == 1
+    with pytest.raises(ValueError, match="inputs must be"):
+        input_columns("cnn", "z")
+
+
+def test_flops_rule_of_thumb_is_a_line_on_flops():
+    data = pd.DataFrame({"flops": [1.0, 2.0, 3.0, 4.0], "mem": [9.0, 1.0, 5.0, 2.0]})
+    model = build_baseline("flops", "fc", {}).fit(data, 2 * data.flops + 1)
+    np.testing.assert_allclose(model.predict(pd.DataFrame({"flops": [10.0], "mem": [0.0]})), [21.0])

@@ -1,0 +1,93 @@
+"""Exported graphs match their structures; the host instrument loads LiteRT only and times them."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fdi.devices import device_module, run_benchmark
+from fdi.export import export_shard
+from fdi.features import add_features
+
+COMPONENTS = [
+    {"id": "fc-t", "layer": "fc", "in_dim": 37, "out_dim": 11},
+    {
+        "id": "cnn-t",
+        "layer": "cnn",
+        "in_height": 25,
+        "in_width": 30,
+        "kernel_h": 2,
+        "kernel_w": 3,
+        "in_channel": 3,
+        "out_channel": 7,
+        "padding": "valid",
+        "stride": 2,
+    },
+    {"id": "gru-t", "layer": "gru", "in_dim": 5, "out_dim": 9, "step": 8},
+    {"id": "lstm-t", "layer": "lstm", "in_dim": 6, "out_dim": 4, "step": 10},
+]
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("graphs")
+    export_shard(pd.DataFrame(COMPONENTS), out)
+    return out
+
+
+def expected_output_shape(component):
+    layer = component["layer"]
+    if layer == "fc":
+        return [1, component["out_dim"]]
+    if layer == "cnn":
+        row = add_features(pd.DataFrame([component]), "cnn").iloc[0]
+        return [1, row.out_height, row.out_width, component["out_channel"]]
+    return [1, component["step"], component["out_dim"]]
+
+
+@pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c["id"])
+def test_graph_shapes_match_the_structure(graphs, component):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(graphs / f"{component['id']}.tflite"))
+    interpreter.allocate_tensors()
+    [output] = interpreter.get_output_details()
+    assert list(output["shape"]) == expected_output_shape(component)
+    [inputs] = interpreter.get_input_details()
+    interpreter.set_tensor(inputs["index"], np.ones(inputs["shape"], dtype=np.float32))
+    interpreter.invoke()
+    assert (interpreter.get_tensor(output["index"]) >= 0).all()  # ReLU everywhere
+
+
+def test_host_benchmark_times_every_graph_and_records_the_fingerprint(graphs, tmp_path):
+    settings = {"kind": "host", "threads": 1, "warmup_runs": 1, "runs": 4, "repeats": 2}
+    timings = run_benchmark("host", settings, graphs, tmp_path / "t.parquet")
+    stored = pd.read_parquet(tmp_path / "t.parquet")
+    assert len(stored) == len(COMPONENTS) * 2
+    assert sorted(stored.id.unique()) == sorted(c["id"] for c in COMPONENTS)
+    assert all(len(runs) == 4 and min(runs) > 0 for runs in timings.runs_ms)
+    fingerprint = json.loads(stored.fingerprint.iloc[0])
+    assert fingerprint["threads"] == 1 and fingerprint["runtime_version"]
+
+
+def test_the_instrument_never_imports_tensorflow():
+    code = (
+        "import sys, fdi.devices.host as h, fdi.devices, fdi.cli;"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'tensorflow imported';"
+        "from ai_edge_litert.interpreter import Interpreter;"
+        "assert 'tensorflow' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_empty_graph_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no \.tflite graphs"):
+        run_benchmark("host", {"kind": "host"}, tmp_path, tmp_path / "t.parquet")
+
+
+def test_unknown_device_kind_is_named():
+    with pytest.raises(ValueError, match="unknown device kind 'phone'"):
+        device_module("phone")

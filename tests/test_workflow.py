@@ -1,0 +1,57 @@
+"""The real Snakefile, end to end, on the tiny config in a temp dir."""
+
+import json
+
+import pandas as pd
+
+from conftest import snakemake
+from fdi.tree import TreeLinearRegressor
+
+
+def test_table5_has_every_layer_metric_and_model(tiny_run):
+    table = pd.read_csv(tiny_run / "results/tables/table5.csv")
+    assert sorted(table.layer.unique()) == ["cnn", "fc", "gru", "lstm"]
+    assert sorted(table.metric.unique()) == ["MAE ms", "MAPE %", "R2"]
+    assert len(table) == 4 * 3
+    for column in ["FastDeepIoT", "SVR", "DT", "RF", "GBRT", "DNN", "FLOPs", "noise_floor"]:
+        assert table[column].notna().all(), column
+    mape = table[table.metric == "MAPE %"]
+    assert (mape[["FastDeepIoT", "noise_floor"]] > 0).all().all()
+    assert "FastDeepIoT" in (tiny_run / "results/tables/table5.md").read_text()
+
+
+def test_dataset_holds_real_timings_with_fingerprint(tiny_run):
+    dataset = pd.read_parquet(tiny_run / "results/dataset/host.parquet")
+    assert (dataset.time_ms > 0).all() and (dataset.time_ms_repeat > 0).all()
+    assert (dataset.n_runs == 3).all()  # tiny config: 3 timed runs per pass
+    fingerprint = json.loads(dataset.fingerprint.iloc[0])
+    assert fingerprint["threads"] == 1 and fingerprint["runtime"] == "ai-edge-litert"
+    assert fingerprint["cpu_model"] and fingerprint["kernel"]
+    counts = dataset.groupby("scope").size().to_dict()
+    assert counts == {"fc": 18, "cnn": 18, "gru": 18, "lstm": 18, "sweep": 6}
+    test_share = (dataset[dataset.scope != "sweep"].split == "test").mean()
+    assert 0.2 < test_share < 0.35
+
+
+def test_models_are_readable_json_and_explainable(tiny_run):
+    for layer in ["fc", "cnn", "gru", "lstm"]:
+        model = TreeLinearRegressor.from_json(tiny_run / f"results/models/host/{layer}.json")
+        assert "time_ms =" in model.explain()
+    assert (tiny_run / "results/figures/fig1.png").stat().st_size > 10_000
+    assert (tiny_run / "results/figures/fig2.png").stat().st_size > 5_000
+    table4 = pd.read_csv(tiny_run / "results/tables/table4.csv")
+    assert set(table4.variable) == {"flops", "mem", "param_size", "step"}
+
+
+def test_a_second_run_has_nothing_to_do(tiny_run):
+    result = snakemake(tiny_run, "-n", "--cores", "2")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_a_lost_timing_shard_is_the_only_thing_remeasured(tiny_run):
+    (tiny_run / "results/timings/host/gru/0.parquet").unlink()
+    result = snakemake(tiny_run, "-n", "--cores", "2", "--quiet", "rules")
+    text = result.stdout + result.stderr
+    assert "benchmark        1" in text or "benchmark 1" in " ".join(text.split())
+    assert "export" not in text and "sample" not in text
+    snakemake(tiny_run, "--cores", "2")  # restore, so test order does not matter
