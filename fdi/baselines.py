@@ -31,8 +31,9 @@ DISPLAY_NAMES = {
     "gbrt": "GBRT",
     "dnn": "DNN",
     "flops": "FLOPs",
+    "fastdeepiot_mse": "FastDeepIoT-MSE",
 }
-BASELINES = ("svr", "dt", "rf", "gbrt", "dnn", "flops")
+BASELINES = ("svr", "dt", "rf", "gbrt", "dnn", "flops", "fastdeepiot_mse")
 # Where a config grid key lands inside each pipeline (SVR sits behind scaling of x and y).
 _GRID_PREFIX = {"svr": "model__regressor__svr__"}
 
@@ -68,9 +69,12 @@ def _regressor(name: str, seed: int) -> Any:
 
 
 def build_baseline(name: str, layer: str, settings: dict[str, Any]) -> Any:
-    """A tuned (GridSearchCV) pipeline for baseline `name`, or the plain FLOPs rule of thumb."""
+    """A tuned (GridSearchCV) pipeline for baseline `name`, the plain FLOPs rule of thumb, or
+    Algorithm 1 with the paper's own impurity (`fastdeepiot_mse`: `settings` are tree settings)."""
     if name == "flops":
         return Pipeline([("select", _select(["flops"])), ("model", LinearRegression())])
+    if name == "fastdeepiot_mse":
+        return build_time_model(layer, {**settings, "loss": "squared"})
     pipeline = Pipeline(
         [
             ("select", _select(input_columns(layer, settings["inputs"]))),
@@ -78,7 +82,7 @@ def build_baseline(name: str, layer: str, settings: dict[str, Any]) -> Any:
         ]
     )
     prefix = _GRID_PREFIX.get(name, "model__")
-    grid = {f"{prefix}{key}": values for key, values in settings["grids"][name].items()}
+    grid = {f"{prefix}{key}": values for key, values in settings["grid"].items()}
     folds = KFold(settings["cv_folds"], shuffle=True, random_state=settings["seed"])
     return GridSearchCV(pipeline, grid, cv=folds, scoring="neg_mean_absolute_percentage_error", n_jobs=1)
 
@@ -94,4 +98,5 @@ def build_time_model(layer: str, settings: dict[str, Any]) -> TreeLinearRegresso
         moduli=tuple(settings["moduli"]),
         max_thresholds=settings["max_thresholds"],
         max_depth=settings.get("max_depth"),
+        loss=settings.get("loss", "squared"),
     )

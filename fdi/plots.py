@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from fdi.space import SWEEP_SCOPE
 from fdi.tree import Node, TreeLinearRegressor
 
 
@@ -18,7 +19,8 @@ def sweep_figure(datasets: dict[str, Path], out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     flops = None
     for device, path in datasets.items():
-        sweep = pd.read_parquet(path).query("scope == @SWEEP_SCOPE").sort_values("in_channel")
+        dataset = pd.read_parquet(path)
+        sweep = dataset[dataset.scope == SWEEP_SCOPE].sort_values("in_channel")
         ax.plot(sweep.in_channel, sweep.time_ms, marker=".", label=f"{device} (measured)")
         flops = sweep
     if flops is not None and len(flops):

@@ -11,7 +11,10 @@ Choices the paper leaves open (documented in the README and tested):
 - moduli: `moduli` (default 2-8, 16, 32, 64); the condition is f[j] mod tau == 0;
 - a split must leave at least `min_samples_leaf` samples on each side, and must lower the
   impurity; besides the paper's stops (node MAPE < `mape_stop`, |D| < `min_samples_split`) an
-  optional `max_depth` bounds the tree.
+  optional `max_depth` bounds the tree;
+- `loss="squared"` is the paper's H (mean squared error). `loss="relative"` weights every row
+  by 1/y^2, so H is the mean squared *relative* error: layers of microseconds and of
+  milliseconds then count alike, which is what MAPE (and a user predicting a small layer) asks.
 The queue is breadth-first, as in the paper's pseudo-code.
 """
 
@@ -60,7 +63,7 @@ class Node:
     coef: np.ndarray
     intercept: float
     n_samples: int
-    mse: float
+    impurity: float  # H of the node: its NNLS (weighted) mean squared error
     mape: float
     condition: Condition | None = None
     left: Node | None = None  # the condition holds
@@ -96,6 +99,7 @@ class TreeLinearRegressor(RegressorMixin, BaseEstimator):
         moduli: tuple[int, ...] = DEFAULT_MODULI,
         max_thresholds: int = 256,
         max_depth: int | None = None,
+        loss: Literal["squared", "relative"] = "squared",
     ) -> None:
         self.split_columns = split_columns
         self.fit_columns = fit_columns
@@ -105,21 +109,30 @@ class TreeLinearRegressor(RegressorMixin, BaseEstimator):
         self.moduli = moduli
         self.max_thresholds = max_thresholds
         self.max_depth = max_depth
+        self.loss = loss
 
     # ----------------------------------------------------------------------------- fitting
-    def fit(self, X: pd.DataFrame, y: Any) -> TreeLinearRegressor:
+    def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> TreeLinearRegressor:
         if not self.split_columns or not self.fit_columns:
             raise ValueError("TreeLinearRegressor needs split_columns and fit_columns")
+        if self.loss not in ("squared", "relative"):
+            raise ValueError(f"loss must be 'squared' or 'relative', not {self.loss!r}")
         features = X[list(self.split_columns)].to_numpy(dtype=float)
         explanatory = X[list(self.fit_columns)].to_numpy(dtype=float)
         target = np.asarray(y, dtype=float)
+        weight = np.ones(len(target)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if self.loss == "relative":
+            if (target <= 0).any():
+                raise ValueError("loss='relative' needs positive targets")
+            weight = weight / target**2
         # Positive column scaling keeps w >= 0 equivalent and the Gram matrices well conditioned.
         scale = np.abs(explanatory).max(axis=0)
         scale[scale == 0] = 1.0
         design = np.column_stack([explanatory / scale, np.ones(len(target))])
         p = design.shape[1]
-        outer = np.einsum("ni,nj->nij", design, design).reshape(len(target), p * p)
-        moments = _Moments(outer, design * target[:, None], target * target, p)
+        # Weighted sufficient statistics: the NNLS error of any subset is a weighted sum.
+        outer = np.einsum("ni,nj->nij", design * weight[:, None], design).reshape(len(target), p * p)
+        moments = _Moments(outer, design * (weight * target)[:, None], weight * target * target, p)
 
         def make_node(index: np.ndarray, depth: int) -> Node:
             w, sse = nnls_from_gram(*moments.total(index))
@@ -130,7 +143,7 @@ class TreeLinearRegressor(RegressorMixin, BaseEstimator):
                 coef=coef,
                 intercept=intercept,
                 n_samples=len(index),
-                mse=float(sse[0]) / len(index),
+                impurity=float(sse[0]) / weight[index].sum(),
                 mape=_mape(target[index], prediction),
                 depth=depth,
             )
@@ -143,7 +156,7 @@ class TreeLinearRegressor(RegressorMixin, BaseEstimator):
             if self._stops(node):
                 continue
             best = self._best_split(features[index], index, moments)
-            if best is None or best[1] >= node.mse * node.n_samples * (1 - 1e-12):
+            if best is None or best[1] >= node.impurity * weight[index].sum() * (1 - 1e-12):
                 continue
             condition = best[0]
             holds = condition.holds(features[index, list(self.split_columns).index(condition.feature)])
@@ -247,7 +260,7 @@ class TreeLinearRegressor(RegressorMixin, BaseEstimator):
         def encode(node: Node) -> dict[str, Any]:
             out: dict[str, Any] = {
                 "n_samples": node.n_samples,
-                "mse": node.mse,
+                "impurity": node.impurity,
                 "mape": node.mape,
                 "w": dict(zip(self.fit_columns, map(float, node.coef), strict=True)),
                 "b": node.intercept,
@@ -280,7 +293,7 @@ class TreeLinearRegressor(RegressorMixin, BaseEstimator):
                 coef=np.array([raw["w"][c] for c in model.fit_columns], dtype=float),
                 intercept=float(raw["b"]),
                 n_samples=int(raw["n_samples"]),
-                mse=float(raw["mse"]),
+                impurity=float(raw["impurity"]),
                 mape=float(raw["mape"]),
                 depth=depth,
             )

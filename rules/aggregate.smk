@@ -14,6 +14,7 @@ rule aggregate:
         runtime=10,
     params:
         split=as_json(config["split"]),
+        statistic=device_statistic,
     shell:
         "fdi aggregate --structures {input.structures:q} --timings {input.timings:q}"
-        " --split {params.split:q} --out {output:q} > {log:q} 2>&1"
+        " --split {params.split:q} --statistic {params.statistic} --out {output:q} > {log:q} 2>&1"

@@ -18,7 +18,7 @@ wildcard_constraints:
     layer="fc|cnn|gru|lstm",
     device="[A-Za-z][A-Za-z0-9_]*",
     shard=r"\d+",
-    model="svr|dt|rf|gbrt|dnn|flops",
+    model="svr|dt|rf|gbrt|dnn|flops|fastdeepiot_mse",
 
 
 def as_json(value):
@@ -34,6 +34,25 @@ def scope_settings(wildcards):
 def device_settings(wildcards):
     """Only this device's settings: changing another device never reruns this one."""
     return as_json(config["devices"][wildcards.device])
+
+
+def device_statistic(wildcards):
+    return config["devices"][wildcards.device]["statistic"]
+
+
+def baseline_settings(wildcards):
+    """Only this model's settings: editing one model's grid reruns only that model."""
+    if wildcards.model == "fastdeepiot_mse":
+        return as_json(config["time_model"])
+    baselines = config["baselines"]
+    return as_json(
+        {
+            "inputs": baselines["inputs"],
+            "cv_folds": baselines["cv_folds"],
+            "seed": baselines["seed"],
+            "grid": baselines["grids"].get(wildcards.model, {}),
+        }
+    )
 
 
 def structure_files(wildcards=None):

@@ -23,6 +23,20 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return result
 
 
+def job_counts(output: str) -> dict[str, int]:
+    """Jobs per rule from the 'Job stats' table of a (dry) run."""
+    counts: dict[str, int] = {}
+    lines = output.splitlines()
+    if "Job stats:" not in lines:
+        return counts
+    for line in lines[lines.index("Job stats:") + 3 :]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit() or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
 def copy_workflow(destination: Path, config: str = "config/tiny.yaml") -> Path:
     """A fresh copy of the workflow whose default config is `config`."""
     for name in ("Snakefile", "rules", "config", "envs"):

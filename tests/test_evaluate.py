@@ -59,6 +59,21 @@ def test_timing_summary_keeps_the_first_pass_as_target_and_the_second_as_repeat(
     assert row.std_ms == 1.0
 
 
+def test_timing_statistic_is_selectable():
+    timings = pd.DataFrame(
+        [
+            {"device": "d", "id": "a", "repeat": 0, "runs_ms": [1.0, 1.2, 9.0], "fingerprint": "{}"},
+            {"device": "d", "id": "a", "repeat": 1, "runs_ms": [1.1, 1.3, 1.0], "fingerprint": "{}"},
+        ]
+    )
+    assert summarise_timings(timings, "median").iloc[0].time_ms == 1.2
+    assert summarise_timings(timings, "mean").iloc[0].time_ms == pytest.approx(11.2 / 3)
+    row = summarise_timings(timings, "min").iloc[0]
+    assert (row.time_ms, row.time_ms_repeat, row.median_ms) == (1.0, 1.0, 1.2)
+    with pytest.raises(ValueError, match="statistic must be"):
+        summarise_timings(timings, "mode")
+
+
 def test_split_is_seeded_per_scope():
     data = pd.DataFrame({"id": [f"x{i:03d}" for i in range(100)], "scope": ["fc"] * 60 + ["gru"] * 40})
     first = assign_split(data, 0.25, seed=3)

@@ -63,7 +63,7 @@ def test_graph_shapes_match_the_structure(graphs, component):
 
 
 def test_host_benchmark_times_every_graph_and_records_the_fingerprint(graphs, tmp_path):
-    settings = {"kind": "host", "threads": 1, "warmup_runs": 1, "runs": 4, "repeats": 2}
+    settings = {"kind": "host", "threads": 1, "warmup_runs": 1, "warmup_min_ms": 1, "runs": 4, "repeats": 2}
     timings = run_benchmark("host", settings, graphs, tmp_path / "t.parquet")
     stored = pd.read_parquet(tmp_path / "t.parquet")
     assert len(stored) == len(COMPONENTS) * 2
@@ -73,10 +73,46 @@ def test_host_benchmark_times_every_graph_and_records_the_fingerprint(graphs, tm
     assert fingerprint["threads"] == 1 and fingerprint["runtime_version"]
 
 
+def test_warm_up_lasts_at_least_warmup_min_ms(monkeypatch, tmp_path):
+    """A protocol fake of LiteRT's Interpreter whose every invocation takes 1 ms."""
+    import time
+
+    import ai_edge_litert.interpreter
+
+    from fdi.devices import host
+
+    calls = []
+
+    class OneMillisecondInterpreter:
+        def __init__(self, model_path, num_threads):
+            assert num_threads == 1
+
+        def allocate_tensors(self):
+            pass
+
+        def get_input_details(self):
+            return []
+
+        def invoke(self):
+            calls.append(time.perf_counter())
+            time.sleep(0.001)
+
+    monkeypatch.setattr(ai_edge_litert.interpreter, "Interpreter", OneMillisecondInterpreter)
+    runs = host.time_graph(tmp_path / "g.tflite", threads=1, warmup_runs=1, runs=3, warmup_min_ms=30)
+    assert len(runs) == 3 and all(r >= 1.0 for r in runs)
+    warm_up = calls[:-3]
+    assert 15 <= len(warm_up) <= 31  # ~30 invocations of >= 1 ms each
+    assert (calls[-3] - calls[0]) * 1e3 >= 30
+    calls.clear()
+    host.time_graph(tmp_path / "g.tflite", threads=1, warmup_runs=5, runs=2, warmup_min_ms=0)
+    assert len(calls) == 5 + 2
+
+
 def test_the_instrument_never_imports_tensorflow():
     code = (
         "import sys, fdi.devices.host as h, fdi.devices, fdi.cli;"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'tensorflow imported';"
+        "assert 'sklearn' not in sys.modules, 'scikit-learn imported';"
         "from ai_edge_litert.interpreter import Interpreter;"
         "assert 'tensorflow' not in sys.modules"
     )

@@ -120,3 +120,33 @@ def test_a_corrupt_model_file_is_a_clear_error(tmp_path):
     path.write_text('{"format": "something else"}')
     with pytest.raises(ValueError, match="not an fdi time model"):
         TreeLinearRegressor.from_json(path)
+
+
+def test_integer_sample_weight_equals_repeating_rows():
+    frame = synthetic_layers(n=300, seed=13)
+    rng = np.random.default_rng(13)
+    y = 2e-6 * frame.flops + rng.exponential(0.5, len(frame))
+    weight = rng.integers(1, 4, len(frame))
+    weighted = model(min_samples_split=10_000).fit(frame, y, sample_weight=weight)
+    repeated = model(min_samples_split=10_000).fit(
+        frame.loc[frame.index.repeat(weight)], np.repeat(y, weight)
+    )
+    # flops and param_size are collinear here, so compare the fitted function, not coefficients.
+    np.testing.assert_allclose(weighted.predict(frame), repeated.predict(frame), rtol=1e-6)
+    assert weighted.tree_.impurity == pytest.approx(repeated.tree_.impurity, rel=1e-6)
+
+
+def test_relative_loss_fits_small_layers_that_squared_loss_sacrifices():
+    frame = synthetic_layers(n=600, seed=17)
+    rng = np.random.default_rng(17)
+    # One law plus 10% multiplicative noise on the big layers only: squared loss lets them pull
+    # the line; relative loss weighs every layer by its own size.
+    y = (1e-6 * frame.flops + 0.01) * np.where(frame.flops > 1e7, rng.normal(1, 0.1, len(frame)), 1.0)
+    small = (frame.flops <= 1e7).to_numpy()
+    errors = {}
+    for loss in ("squared", "relative"):
+        fitted = model(loss=loss, min_samples_split=10_000).fit(frame, y)
+        errors[loss] = np.mean(np.abs(fitted.predict(frame)[small] / y[small] - 1))
+    assert errors["relative"] < 0.2 * errors["squared"]
+    with pytest.raises(ValueError, match="loss must be"):
+        model(loss="absolute").fit(frame, y)

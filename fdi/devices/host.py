@@ -3,8 +3,10 @@
 This module is the measuring instrument. It imports LiteRT only (never TensorFlow, whose import
 alone takes seconds and starts threads), runs with a fixed thread count and, optionally, pinned
 to a set of cores. Each component is timed in `repeats` independent passes (a fresh interpreter
-each); a pass is `warmup_runs` untimed invocations then `runs` timed ones, and every run's time
-is kept.
+each). A pass warms up with at least `warmup_runs` untimed invocations lasting at least
+`warmup_min_ms` in all (like benchmark_model's --warmup_min_secs: on this project's VMs the
+first ~20 ms of invocations run up to 40% slow, whatever the layer), then times `runs`
+invocations, keeping every run's time.
 """
 
 from __future__ import annotations
@@ -67,15 +69,20 @@ def _fill_inputs(interpreter: Any, rng: np.random.Generator) -> None:
         interpreter.set_tensor(detail["index"], data)
 
 
-def time_graph(path: Path, threads: int, warmup_runs: int, runs: int) -> list[float]:
+def time_graph(
+    path: Path, threads: int, warmup_runs: int, runs: int, warmup_min_ms: float = 0.0
+) -> list[float]:
     """One pass over one graph: milliseconds of each of `runs` timed invocations."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path), num_threads=threads)
     interpreter.allocate_tensors()
     _fill_inputs(interpreter, np.random.default_rng(0))
-    for _ in range(warmup_runs):
+    start = time.perf_counter()
+    done = 0
+    while done < warmup_runs or (time.perf_counter() - start) * 1e3 < warmup_min_ms:
         interpreter.invoke()
+        done += 1
     times = []
     for _ in range(runs):
         start = time.perf_counter_ns()
@@ -95,7 +102,13 @@ def benchmark(graphs: Iterable[Path], settings: dict[str, Any]) -> list[dict[str
     with tqdm(total=total, desc="benchmark host", unit="graph") as progress:
         for repeat in range(settings["repeats"]):
             for path in graphs:
-                runs = time_graph(path, settings["threads"], settings["warmup_runs"], settings["runs"])
+                runs = time_graph(
+                    path,
+                    settings["threads"],
+                    settings["warmup_runs"],
+                    settings["runs"],
+                    settings.get("warmup_min_ms", 0.0),
+                )
                 records.append({"id": path.stem, "repeat": repeat, "runs_ms": runs})
                 progress.update()
     return records
