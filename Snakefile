@@ -7,6 +7,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/sample.smk"
 include: "rules/export.smk"
@@ -15,6 +18,7 @@ include: "rules/aggregate.smk"
 include: "rules/fit.smk"
 include: "rules/baselines.smk"
 include: "rules/evaluate.smk"
+include: "rules/registry.smk"
 
 
 rule all:
@@ -25,3 +29,4 @@ rule all:
         "results/tables/table4.csv",
         "results/figures/fig1.png",
         "results/figures/fig2.png",
+        expand("results/registry/{device}.json", device=DEVICES),

@@ -68,9 +68,17 @@ def _regressor(name: str, seed: int) -> Any:
     raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
 
 
+def tuned(estimator: Any, grid: dict[str, list[Any]], folds: int, seed: int) -> Any:
+    """`estimator` with its hyper-parameters chosen by k-fold CV on the rows it is fitted on."""
+    if not grid or all(len(values) == 1 for values in grid.values()):
+        return estimator.set_params(**{key: values[0] for key, values in grid.items()})
+    splitter = KFold(folds, shuffle=True, random_state=seed)
+    return GridSearchCV(estimator, grid, cv=splitter, scoring="neg_mean_absolute_percentage_error", n_jobs=1)
+
+
 def build_baseline(name: str, layer: str, settings: dict[str, Any]) -> Any:
-    """A tuned (GridSearchCV) pipeline for baseline `name`, the plain FLOPs rule of thumb, or
-    Algorithm 1 with the paper's own impurity (`fastdeepiot_mse`: `settings` are tree settings)."""
+    """A tuned pipeline for baseline `name`, the plain FLOPs rule of thumb, or Algorithm 1 with
+    the paper's own impurity (`fastdeepiot_mse`: `settings` are the time-model settings)."""
     if name == "flops":
         return Pipeline([("select", _select(["flops"])), ("model", LinearRegression())])
     if name == "fastdeepiot_mse":
@@ -83,13 +91,13 @@ def build_baseline(name: str, layer: str, settings: dict[str, Any]) -> Any:
     )
     prefix = _GRID_PREFIX.get(name, "model__")
     grid = {f"{prefix}{key}": values for key, values in settings["grid"].items()}
-    folds = KFold(settings["cv_folds"], shuffle=True, random_state=settings["seed"])
-    return GridSearchCV(pipeline, grid, cv=folds, scoring="neg_mean_absolute_percentage_error", n_jobs=1)
+    return tuned(pipeline, grid, settings["cv_folds"], settings["seed"])
 
 
-def build_time_model(layer: str, settings: dict[str, Any]) -> TreeLinearRegressor:
-    """Algorithm 1 for one layer type, with the tree settings of the config."""
-    return TreeLinearRegressor(
+def build_time_model(layer: str, settings: dict[str, Any]) -> Any:
+    """Algorithm 1 for one layer type, with the tree settings of the config; the settings'
+    `grid` (e.g. min_samples_leaf) is chosen by CV on the training rows, like the baselines'."""
+    tree = TreeLinearRegressor(
         split_columns=tuple(SPLIT_COLUMNS[layer]),
         fit_columns=tuple(FIT_COLUMNS[layer]),
         mape_stop=settings["mape_stop"],
@@ -100,3 +108,9 @@ def build_time_model(layer: str, settings: dict[str, Any]) -> TreeLinearRegresso
         max_depth=settings.get("max_depth"),
         loss=settings.get("loss", "squared"),
     )
+    return tuned(tree, settings.get("grid", {}), settings.get("cv_folds", 3), settings.get("seed", 0))
+
+
+def fitted_tree(estimator: Any) -> TreeLinearRegressor:
+    """The fitted Algorithm 1 inside a (possibly tuned) estimator."""
+    return getattr(estimator, "best_estimator_", estimator)

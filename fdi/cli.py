@@ -82,14 +82,17 @@ def cmd_fit(args: argparse.Namespace) -> None:
 
     import pandas as pd
 
-    from fdi.baselines import build_time_model
+    from fdi.baselines import build_time_model, fitted_tree
     from fdi.dataset import layer_rows
     from fdi.evaluate import fit_on_train
 
     rows = layer_rows(pd.read_parquet(args.dataset), args.layer)
     start = time.perf_counter()
-    model = fit_on_train(build_time_model(args.layer, args.settings), rows)
+    estimator = fit_on_train(build_time_model(args.layer, args.settings), rows)
     seconds = time.perf_counter() - start
+    if hasattr(estimator, "best_params_"):
+        print(f"{args.layer}: chosen by cross-validation on the training rows: {estimator.best_params_}")
+    model = fitted_tree(estimator)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.to_json(args.out)
     leaves = sum(node.is_leaf for node in model.nodes())
@@ -150,6 +153,34 @@ def cmd_fig2(args: argparse.Namespace) -> None:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tree_figure(args.model, args.title, args.out)
+
+
+def cmd_register(args: argparse.Namespace) -> None:
+    from fdi.registry import make_entry
+
+    models = {Path(path).stem: Path(path) for path in args.models}
+    entry = make_entry(args.device, args.dataset, models, args.out)
+    print(f"{args.device}: {len(models)} time models registered under key {entry['key']} -> {args.out}")
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from fdi.predict import predict_network
+    from fdi.registry import NoTimeModelError
+
+    try:
+        layers, unsupported, entry = predict_network(args.model, args.registry, args.device)
+    except (NoTimeModelError, FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"fdi predict: {error}") from error
+    print(f"{args.model} on {args.device} ({entry['key']}):")
+    if len(layers):
+        table = layers.drop(columns="position").rename(
+            columns={"mflops": "MFLOPs", "predicted_ms": "predicted ms"}
+        )
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    total = layers.predicted_ms.sum() if len(layers) else 0.0
+    print(f"total predicted time: {total:.4g} ms over {len(layers)} layers")
+    if unsupported:
+        print("not modelled (not counted): " + ", ".join(unsupported))
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
@@ -242,6 +273,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--title", default="")
     p.add_argument("--out", type=Path, required=True)
+
+    p = add(
+        "register", cmd_register, "Store a device's time models in the registry under its fingerprint's key."
+    )
+    p.add_argument("--device", required=True)
+    p.add_argument("--dataset", type=Path, required=True, help="the device's dataset (for its fingerprint)")
+    p.add_argument("--models", nargs="+", required=True, help="results/models/DEVICE/LAYER.json files")
+    p.add_argument("--out", type=Path, required=True)
+
+    p = add(
+        "predict",
+        cmd_predict,
+        "Predict a whole network's execution time on a device from the registry, layer by layer.",
+    )
+    p.add_argument("model", type=Path, help="a .tflite, .keras or .h5 model")
+    p.add_argument("--device", required=True, help="a device name from the config, e.g. host")
+    p.add_argument("--registry", type=Path, default=Path("results/registry"), help="default: %(default)s")
 
     p = add("explain", cmd_explain, "Print a time model (JSON) as readable if/else rules with leaf formulas.")
     p.add_argument("model", type=Path, help="e.g. results/models/host/cnn.json")

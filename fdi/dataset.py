@@ -24,15 +24,34 @@ from fdi.space import LAYER_TYPES
 STATISTICS = {"mean": np.mean, "median": np.median, "min": np.min}
 
 
+def _pass_statistics(timings: pd.DataFrame) -> pd.DataFrame:
+    """mean/median/min/std/count of every pass: from every run's time where the device gives
+    them (host), else from the statistics the device reports itself (benchmark_model: no median)."""
+    runs = timings.runs_ms.map(lambda r: np.asarray(r, dtype=float))
+    has_runs = runs.map(len) > 0
+    stats = pd.DataFrame(index=timings.index)
+    for name, function in STATISTICS.items():
+        stats[f"{name}_ms"] = runs.map(lambda r, f=function: f(r) if len(r) else np.nan)
+    stats["std_ms"] = runs.map(lambda r: np.std(r) if len(r) else np.nan)
+    stats["n_runs"] = runs.map(len)
+    reported = {"mean_ms": "avg_ms", "min_ms": "min_ms", "std_ms": "std_ms", "n_runs": "count"}
+    for ours, theirs in reported.items():
+        if theirs in timings:
+            stats[ours] = stats[ours].where(has_runs, timings[theirs])
+    return stats
+
+
 def summarise_timings(timings: pd.DataFrame, statistic: str = "median") -> pd.DataFrame:
     """One row per component: the first pass's statistics, and the second pass's target statistic."""
     if statistic not in STATISTICS:
         raise ValueError(f"statistic must be one of {', '.join(STATISTICS)}, not {statistic!r}")
-    stats = timings.assign(
-        **{f"{name}_ms": timings.runs_ms.map(function) for name, function in STATISTICS.items()},
-        std_ms=timings.runs_ms.map(np.std),
-        n_runs=timings.runs_ms.map(len),
-    )
+    stats = pd.concat([timings[["device", "id", "repeat", "fingerprint"]], _pass_statistics(timings)], axis=1)
+    if stats[f"{statistic}_ms"].isna().any():
+        device = stats.device[stats[f"{statistic}_ms"].isna()].iloc[0]
+        raise ValueError(
+            f"device {device!r} reports no {statistic} (benchmark_model gives mean and min, not every run's "
+            f"time): set its statistic to mean or min"
+        )
     first = stats[stats.repeat == 0].set_index("id")
     out = pd.DataFrame(
         {
@@ -42,7 +61,7 @@ def summarise_timings(timings: pd.DataFrame, statistic: str = "median") -> pd.Da
             "median_ms": first.median_ms,
             "min_ms": first.min_ms,
             "std_ms": first.std_ms,
-            "n_runs": first.n_runs,
+            "n_runs": first.n_runs.astype(int),
             "statistic": statistic,
             "fingerprint": first.fingerprint,
         }

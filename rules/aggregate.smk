@@ -7,6 +7,7 @@ rule aggregate:
         "results/dataset/{device}.parquet",
     log:
         "results/logs/aggregate/{device}.log",
+    localrule: True
     conda:
         "../envs/fdi.yaml"
     resources:

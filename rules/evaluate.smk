@@ -12,10 +12,15 @@ rule table5:
             model=BASELINES,
         ),
     output:
-        csv="results/tables/table5.csv",
+        csv=report(
+            "results/tables/table5.csv",
+            caption="../report/table5.rst",
+            category="Time models",
+        ),
         markdown="results/tables/table5.md",
     log:
         "results/logs/table5.log",
+    localrule: True
     conda:
         "../envs/fdi.yaml"
     resources:
@@ -33,9 +38,14 @@ rule table4:
     input:
         expand("results/dataset/{device}.parquet", device=DEVICES),
     output:
-        "results/tables/table4.csv",
+        report(
+            "results/tables/table4.csv",
+            caption="../report/table4.rst",
+            category="Time models",
+        ),
     log:
         "results/logs/table4.log",
+    localrule: True
     conda:
         "../envs/fdi.yaml"
     resources:
@@ -53,9 +63,14 @@ rule fig1:
     input:
         expand("results/dataset/{device}.parquet", device=DEVICES),
     output:
-        "results/figures/fig1.png",
+        report(
+            "results/figures/fig1.png",
+            caption="../report/fig1.rst",
+            category="Measurements",
+        ),
     log:
         "results/logs/fig1.log",
+    localrule: True
     conda:
         "../envs/fdi.yaml"
     resources:
@@ -72,9 +87,14 @@ rule fig2:
     input:
         f"results/models/{DEVICES[0]}/cnn.json",
     output:
-        "results/figures/fig2.png",
+        report(
+            "results/figures/fig2.png",
+            caption="../report/fig2.rst",
+            category="Time models",
+        ),
     log:
         "results/logs/fig2.log",
+    localrule: True
     conda:
         "../envs/fdi.yaml"
     resources:

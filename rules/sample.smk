@@ -4,6 +4,7 @@ rule sample:
         "results/structures/{scope}.parquet",
     log:
         "results/logs/sample/{scope}.log",
+    localrule: True
     conda:
         "../envs/fdi.yaml"
     resources:

@@ -4,6 +4,9 @@ import json
 import shutil
 
 import pandas as pd
+import yaml
+from fake_adb import FakeAdbServer, FakeDevice
+from test_adb import stand_in_benchmark_model
 
 from conftest import job_counts, snakemake
 from fdi.tree import TreeLinearRegressor
@@ -64,3 +67,53 @@ def test_an_interrupted_campaign_remeasures_only_the_missing_shard(tiny_run):
     assert "export" not in counts and "sample" not in counts
     snakemake(tiny_run, "--cores", "2")  # finish the campaign, so test order does not matter
     assert "Nothing to be done" in snakemake(tiny_run, "-n", "--cores", "2").stdout
+
+
+def test_an_adb_device_added_to_a_finished_workflow_runs_only_its_own_jobs(tiny_run, tmp_path):
+    """Issue 3 and 4 together: add a phone (the fake adb server) to a finished tiny workflow."""
+    workdir = tmp_path / "run"
+    shutil.copytree(tiny_run, workdir)  # keeps mtimes and Snakemake's metadata
+    config_path = workdir / "config/config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    device = FakeDevice(tmp_path / "device", "0123abcd", {"ro.product.model": "Nexus 5"})
+    with FakeAdbServer(device) as server:
+        config["devices"]["phone"] = {
+            "kind": "adb",
+            "serial": "0123abcd",
+            "adb_port": server.port,
+            "benchmark_model": str(stand_in_benchmark_model(tmp_path)),
+            "threads": 1,
+            "warmup_runs": 1,
+            "runs": 3,
+            "repeats": 2,
+            "statistic": "mean",
+        }
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        planned = snakemake(workdir, "-n", "--cores", "2")
+        counts = job_counts(planned.stdout)
+        n_layers, n_models = 4, len(config["baselines"]["models"])
+        assert counts == {
+            "benchmark": 6,
+            "aggregate": 1,
+            "fit": n_layers,
+            "baseline": n_layers * n_models,
+            "register": 1,
+            "table5": 1,
+            "table4": 1,
+            "fig1": 1,
+            "all": 1,
+        }
+        assert "device=host" not in planned.stdout
+        snakemake(workdir, "--cores", "2")
+        table = pd.read_csv(workdir / "results/tables/table5.csv")
+        assert sorted(table.device.unique()) == ["host", "phone"]
+        dataset = pd.read_parquet(workdir / "results/dataset/phone.parquet")
+        assert (dataset.time_ms > 0).all() and (dataset.statistic == "mean").all()
+        assert json.loads(dataset.fingerprint.iloc[0])["model"] == "Nexus 5"
+
+        # Changing one device's settings reruns only that device.
+        config["devices"]["phone"]["runs"] = 4
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        planned = snakemake(workdir, "-n", "--cores", "2")
+        assert job_counts(planned.stdout)["benchmark"] == 6
+        assert "device=phone" in planned.stdout and "device=host" not in planned.stdout

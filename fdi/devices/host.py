@@ -14,12 +14,12 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 
 def litert_version() -> str:
@@ -91,24 +91,32 @@ def time_graph(
     return times
 
 
-def benchmark(graphs: Iterable[Path], settings: dict[str, Any]) -> list[dict[str, Any]]:
-    """Time every graph in `repeats` passes; one record per (graph, repeat) with all run times."""
-    graphs = list(graphs)
-    affinity = settings.get("cpu_affinity")
-    if affinity:
-        os.sched_setaffinity(0, affinity)
-    records = []
-    total = len(graphs) * settings["repeats"]
-    with tqdm(total=total, desc="benchmark host", unit="graph") as progress:
-        for repeat in range(settings["repeats"]):
-            for path in graphs:
-                runs = time_graph(
-                    path,
-                    settings["threads"],
-                    settings["warmup_runs"],
-                    settings["runs"],
-                    settings.get("warmup_min_ms", 0.0),
-                )
-                records.append({"id": path.stem, "repeat": repeat, "runs_ms": runs})
-                progress.update()
-    return records
+class HostSession:
+    """Timing on this machine: the fingerprint, and one pass over one graph at a time."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self.fingerprint = fingerprint(settings)
+
+    def time(self, graph: Path) -> dict[str, Any]:
+        settings = self.settings
+        runs = time_graph(
+            graph,
+            settings["threads"],
+            settings["warmup_runs"],
+            settings["runs"],
+            settings.get("warmup_min_ms", 0.0),
+        )
+        return {"runs_ms": runs}
+
+
+@contextmanager
+def session(settings: dict[str, Any]) -> Iterator[HostSession]:
+    """Pin the process to `cpu_affinity` (if set) for the campaign, then restore it."""
+    previous = os.sched_getaffinity(0)
+    if settings.get("cpu_affinity"):
+        os.sched_setaffinity(0, settings["cpu_affinity"])
+    try:
+        yield HostSession(settings)
+    finally:
+        os.sched_setaffinity(0, previous)

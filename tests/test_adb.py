@@ -1,0 +1,182 @@
+"""The adb device kind against a protocol-level fake adb server (the real adbutils client talks to it)."""
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fake_adb import FakeAdbServer, FakeDevice
+
+from fdi.devices import run_benchmark
+from fdi.devices.adb import AdbDeviceError, check_settings
+from fdi.export import export_shard
+
+HERE = Path(__file__).parent
+PROPS = {
+    "ro.product.model": "Nexus 5",
+    "ro.product.manufacturer": "LGE",
+    "ro.build.version.release": "6.0.1",
+    "ro.product.cpu.abi": "armeabi-v7a",
+    "ro.board.platform": "msm8974",
+}
+
+
+def stand_in_benchmark_model(folder: Path) -> Path:
+    """tests/fake_benchmark_model.py, made runnable with this interpreter."""
+    source = (HERE / "fake_benchmark_model.py").read_text().split("\n", 1)[1]
+    path = folder / "benchmark_model"
+    path.write_text(f"#!{sys.executable}\n{source}")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("graphs")
+    components = [
+        {"id": "fc-n000-c00", "layer": "fc", "in_dim": 64, "out_dim": 32},
+        {"id": "fc-n000-c01", "layer": "fc", "in_dim": 16, "out_dim": 8},
+        {
+            "id": "cnn-n000-c00",
+            "layer": "cnn",
+            "in_height": 12,
+            "in_width": 12,
+            "kernel_h": 3,
+            "kernel_w": 3,
+            "in_channel": 4,
+            "out_channel": 8,
+            "padding": "same",
+            "stride": 1,
+        },
+    ]
+    export_shard(pd.DataFrame(components), out)
+    return out
+
+
+def phone(tmp_path, rooted=True):
+    device = FakeDevice(tmp_path / "device", "0123abcd", PROPS, rooted=rooted)
+    settings = {
+        "kind": "adb",
+        "serial": "0123abcd",
+        "benchmark_model": str(stand_in_benchmark_model(tmp_path)),
+        "threads": 1,
+        "warmup_runs": 1,
+        "runs": 5,
+        "repeats": 2,
+        "statistic": "mean",
+        "stop_services": ["mpdecision", "thermal-engine"],
+        "clock": {"cpus": [0], "frequency_khz": 1100000},
+    }
+    return device, settings
+
+
+def test_times_every_graph_for_real_with_hygiene_applied_and_restored(tmp_path, graphs):
+    device, settings = phone(tmp_path)
+    with FakeAdbServer(device) as server:
+        timings = run_benchmark(
+            "nexus5", {**settings, "adb_port": server.port}, graphs, tmp_path / "t.parquet"
+        )
+    assert len(timings) == 3 * 2 and set(timings.repeat) == {0, 1}
+    assert (
+        (timings["count"] == 5).all()
+        and (timings.avg_ms > 0).all()
+        and (timings.min_ms <= timings.avg_ms).all()
+    )
+    fingerprint = json.loads(timings.fingerprint.iloc[0])
+    assert fingerprint["model"] == "Nexus 5" and fingerprint["android_version"] == "6.0.1"
+    assert fingerprint["abi"] == "armeabi-v7a" and fingerprint["runtime_version"].startswith("sha256:")
+    assert fingerprint["hygiene"]["stopped_services"] == ["mpdecision", "thermal-engine"]
+    assert fingerprint["hygiene"]["governor"] == "userspace" and fingerprint["governor"] == "userspace"
+    log = (device.root / "tool.log").read_text().splitlines()
+    assert log == ["stop mpdecision", "stop thermal-engine", "start thermal-engine", "start mpdecision"]
+    cpufreq = device.root / "sys/devices/system/cpu/cpu0/cpufreq"
+    assert (cpufreq / "scaling_governor").read_text().strip() == "schedutil"  # restored
+    assert (cpufreq / "scaling_setspeed").read_text().strip() == "1100000"
+    # Each graph timed once per pass, with the configured arguments.
+    runs = [c for c in device.commands if "benchmark_model" in c and "--graph" in c]
+    assert len(runs) == 6 and all("--num_runs=5" in c and "--enable_op_profiling=true" in c for c in runs)
+
+
+def test_without_root_uses_fixed_performance_mode_and_restores_it(tmp_path, graphs):
+    device, settings = phone(tmp_path, rooted=False)
+    with FakeAdbServer(device) as server:
+        timings = run_benchmark(
+            "phone", {**settings, "adb_port": server.port, "repeats": 1}, graphs, tmp_path / "t.pq"
+        )
+    assert json.loads(timings.fingerprint.iloc[0])["hygiene"] == {
+        "root": False,
+        "fixed_performance_mode": True,
+    }
+    assert (device.root / "tool.log").read_text().splitlines() == [
+        "cmd power set-fixed-performance-mode-enabled true",
+        "cmd power set-fixed-performance-mode-enabled false",
+    ]
+
+
+def test_hygiene_is_restored_when_profiling_fails(tmp_path):
+    device, settings = phone(tmp_path)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "fc-bad.tflite").write_bytes(b"not a flatbuffer")
+    with FakeAdbServer(device) as server, pytest.raises(AdbDeviceError, match=r"0123abcd.*exited with"):
+        run_benchmark("phone", {**settings, "adb_port": server.port}, broken, tmp_path / "t.parquet")
+    assert (device.root / "tool.log").read_text().splitlines()[-2:] == [
+        "start thermal-engine",
+        "start mpdecision",
+    ]
+    governor = device.root / "sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"
+    assert governor.read_text().strip() == "schedutil"
+
+
+def test_a_device_that_disappears_keeps_what_was_measured(tmp_path, graphs):
+    device, settings = phone(tmp_path)
+    out = tmp_path / "t.parquet"
+    with FakeAdbServer(device) as server:
+        settings = {**settings, "adb_port": server.port}
+        benchmark_commands = lambda: [c for c in device.commands if "--graph" in c]  # noqa: E731
+        # Unplug after the session set-up (mkdir, id, stop x2, governor x3, getprop, cat) and two graphs.
+        device.unplug_after = len(device.commands) + 20
+        with pytest.raises(AdbDeviceError, match="'0123abcd'"):
+            run_benchmark("phone", settings, graphs, out)
+        measured = len(benchmark_commands()) - 1  # the last command found the phone gone
+        kept = pd.read_parquet(out.with_name("t.partial.parquet"))
+        assert len(kept) == measured >= 1 and not out.exists()
+        device.connected, device.unplug_after, device.commands = True, None, []
+        timings = run_benchmark("phone", settings, graphs, out)
+    assert len(timings) == 6 and len(benchmark_commands()) == 6 - measured
+    assert not out.with_name("t.partial.parquet").exists()
+
+
+def test_missing_device_is_named(tmp_path, graphs):
+    device, settings = phone(tmp_path)
+    with (
+        FakeAdbServer(device) as server,
+        pytest.raises(AdbDeviceError, match=r"'ZX1G22' is not attached.*0123abcd"),
+    ):
+        run_benchmark(
+            "phone", {**settings, "serial": "ZX1G22", "adb_port": server.port}, graphs, tmp_path / "t.pq"
+        )
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("serial", "0123;reboot"),
+        ("serial", "$(id)"),
+        ("workdir", "/data/local/tmp/a b"),
+        ("workdir", "/sdcard/fdi"),
+        ("cpu_affinity_mask", "f0; rm -rf /"),
+        ("stop_services", ["thermal`id`"]),
+    ],
+)
+def test_unsafe_values_are_rejected_before_anything_runs(tmp_path, key, value):
+    _, settings = phone(tmp_path)
+    with pytest.raises(ValueError, match=f"{key}="):
+        check_settings({**settings, key: value})
+
+
+def test_missing_benchmark_model_binary_says_where_to_get_it(tmp_path):
+    _, settings = phone(tmp_path)
+    with pytest.raises(ValueError, match=r"benchmark_model=.*README"):
+        check_settings({**settings, "benchmark_model": str(tmp_path / "nope")})

@@ -1,0 +1,117 @@
+"""The time-model registry and `fdi predict` on the tiny workflow's real host models."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from fdi.features import add_features
+from fdi.registry import NoTimeModelError, load_entry, models_of, registry_key
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(scope="module")
+def small_network(tmp_path_factory):
+    """A Keras network of every modelled type (and one that is not), plus its .tflite export."""
+    import keras
+
+    from fdi.export import to_tflite
+
+    folder = tmp_path_factory.mktemp("net")
+    inputs = keras.Input(shape=(16, 16, 3), batch_size=1)
+    x = keras.layers.Conv2D(8, (3, 3), padding="same", activation="relu")(inputs)
+    x = keras.layers.Conv2D(12, (3, 3), strides=2, padding="valid", activation="relu")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(10)(x)
+    model = keras.Model(inputs, outputs)
+    model.save(folder / "net.keras")
+    (folder / "net.tflite").write_bytes(to_tflite(model))
+    rnn_in = keras.Input(shape=(4, 6), batch_size=1)
+    rnn = keras.Model(rnn_in, keras.layers.GRU(5, return_sequences=True)(rnn_in))
+    rnn.save(folder / "rnn.keras")
+    return folder
+
+
+def predict(*args):
+    return subprocess.run([sys.executable, "-m", "fdi.cli", "predict", *args], capture_output=True, text=True)
+
+
+def test_registry_entry_is_keyed_by_device_type_os_and_runtime(tiny_run):
+    entry = load_entry(tiny_run / "results/registry", device="host")
+    assert entry["key"] == registry_key(entry["fingerprint"])
+    assert "ai-edge-litert" in entry["key"] and entry["fingerprint"]["os"].split("-")[0] in entry["key"]
+    assert load_entry(tiny_run / "results/registry", key=entry["key"])["device"] == "host"
+    assert sorted(entry["models"]) == ["cnn", "fc", "gru", "lstm"]
+
+
+def test_predict_sums_the_per_layer_predictions(tiny_run, small_network):
+    registry = tiny_run / "results/registry"
+    models = models_of(load_entry(registry, device="host"))
+    convs = pd.DataFrame(
+        [
+            {
+                "in_height": 16,
+                "in_width": 16,
+                "kernel_h": 3,
+                "kernel_w": 3,
+                "in_channel": 3,
+                "out_channel": 8,
+                "padding": "same",
+                "stride": 1,
+            },
+            {
+                "in_height": 16,
+                "in_width": 16,
+                "kernel_h": 3,
+                "kernel_w": 3,
+                "in_channel": 8,
+                "out_channel": 12,
+                "padding": "valid",
+                "stride": 2,
+            },
+        ]
+    )
+    dense = pd.DataFrame([{"in_dim": 3 * 3 * 12, "out_dim": 10}])
+    expected = models["cnn"].predict(add_features(convs, "cnn")).sum()
+    expected += models["fc"].predict(add_features(dense, "fc")).sum()
+    for name in ("net.keras", "net.tflite"):
+        result = predict(str(small_network / name), "--device", "host", "--registry", str(registry))
+        assert result.returncode == 0, result.stderr
+        total = float(result.stdout.split("total predicted time: ")[1].split(" ms")[0])
+        assert total == pytest.approx(expected, rel=1e-3), name
+        assert "over 3 layers" in result.stdout
+    assert (
+        "max_pooling2d (MaxPooling2D)"
+        in predict(str(small_network / "net.keras"), "--device", "host", "--registry", str(registry)).stdout
+    )
+
+
+def test_predict_reads_recurrent_layers_from_keras(tiny_run, small_network):
+    registry = tiny_run / "results/registry"
+    result = predict(str(small_network / "rnn.keras"), "--device", "host", "--registry", str(registry))
+    assert result.returncode == 0, result.stderr
+    gru = pd.DataFrame([{"in_dim": 6, "out_dim": 5, "step": 4}])
+    expected = models_of(load_entry(registry, device="host"))["gru"].predict(add_features(gru, "gru"))[0]
+    total = float(result.stdout.split("total predicted time: ")[1].split(" ms")[0])
+    assert total == pytest.approx(expected, rel=1e-3)
+
+
+def test_unknown_device_says_how_to_make_a_model(tiny_run, small_network):
+    result = predict(
+        str(small_network / "net.keras"),
+        "--device",
+        "pixel8",
+        "--registry",
+        str(tiny_run / "results/registry"),
+    )
+    assert result.returncode != 0
+    assert "no time model for device 'pixel8'" in result.stderr
+    assert "snakemake results/registry/pixel8.json" in result.stderr and "host" in result.stderr
+    with pytest.raises(NoTimeModelError):
+        load_entry(tiny_run / "results/registry", device="pixel8")
+    assert json.loads((tiny_run / "results/registry/host.json").read_text())["format"] == "fdi.registry/1"
