@@ -88,7 +88,9 @@ def read_keras(path: Path) -> NetworkLayers:
     result = NetworkLayers()
     for layer in model.layers:
         kind = type(layer).__name__
-        shape = tuple(layer.input.shape) if hasattr(layer, "input") else ()
+        if kind == "InputLayer":
+            continue
+        shape = tuple(layer.input.shape)
         if kind == "Dense":
             result.layers.append(
                 {"name": layer.name, "layer": "fc", "in_dim": int(shape[-1]), "out_dim": layer.units}
@@ -118,7 +120,7 @@ def read_keras(path: Path) -> NetworkLayers:
                     "step": int(shape[1]),
                 }
             )
-        elif kind != "InputLayer":
+        else:
             result.unsupported.append(f"{layer.name} ({kind})")
     return result
 

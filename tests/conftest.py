@@ -39,7 +39,7 @@ def job_counts(output: str) -> dict[str, int]:
 
 def copy_workflow(destination: Path, config: str = "config/tiny.yaml") -> Path:
     """A fresh copy of the workflow whose default config is `config`."""
-    for name in ("Snakefile", "rules", "config", "envs"):
+    for name in ("Snakefile", "rules", "config", "envs", "report", "profiles"):
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, destination / name)
     shutil.copy(REPO / config, destination / "config" / "config.yaml")
