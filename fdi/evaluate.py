@@ -6,7 +6,6 @@ and Table 4 (OLS p-values of the explanatory variables) are assembled here.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +137,3 @@ def table4(datasets: dict[str, Path], layers: list[str]) -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame(rows)
-
-
-def fingerprint_of(dataset: pd.DataFrame) -> dict[str, Any]:
-    return json.loads(dataset.fingerprint.iloc[0])

@@ -228,22 +228,6 @@ class TreeLinearRegressor(RegressorMixin, BaseEstimator):
             stack.append((node.right, index[~holds]))
         return out
 
-    def leaf_index(self, X: pd.DataFrame) -> np.ndarray:
-        """The id (pre-order number) of the leaf every row falls into."""
-        features = X[list(self.split_columns)].to_numpy(dtype=float)
-        columns = list(self.split_columns)
-        out = np.empty(len(X), dtype=int)
-        numbers = {id(node): k for k, node in enumerate(self.nodes())}
-        stack = [(self.tree_, np.arange(len(X)))]
-        while stack:
-            node, index = stack.pop()
-            if node.is_leaf:
-                out[index] = numbers[id(node)]
-                continue
-            holds = node.condition.holds(features[index, columns.index(node.condition.feature)])
-            stack += [(node.left, index[holds]), (node.right, index[~holds])]
-        return out
-
     def nodes(self) -> list[Node]:
         """All nodes in pre-order (root, left subtree, right subtree)."""
         out: list[Node] = []
