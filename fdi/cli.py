@@ -179,6 +179,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     total = layers.predicted_ms.sum() if len(layers) else 0.0
     print(f"total predicted time: {total:.4g} ms over {len(layers)} layers")
+    if len(layers) and (layers.note != "").any():
+        print("note: 'extrapolated' layers lie outside what was measured on this device; trust them less")
     if unsupported:
         print("not modelled (not counted): " + ", ".join(unsupported))
 

@@ -18,6 +18,7 @@ def predict_network(
     """Per-layer predictions (ms) of a network on `device`, the layers not modelled, the entry."""
     entry = load_entry(registry, device=device)
     models = models_of(entry)
+    ranges = entry.get("measured_ranges", {})
     network = read_network(model_path)
     rows = []
     for position, layer in enumerate(network.layers):
@@ -34,9 +35,22 @@ def predict_network(
                 "structure": _describe(layer),
                 "mflops": frame.flops.iloc[0] / 1e6,
                 "predicted_ms": float(models[kind].predict(frame)[0]),
+                "note": _outside(frame.iloc[0], ranges.get(kind, {})),
             }
         )
     return pd.DataFrame(rows), network.unsupported, entry
+
+
+def _outside(row: pd.Series, ranges: dict[str, list[float]]) -> str:
+    """Which measured ranges the layer leaves (the prediction is then an extrapolation)."""
+    notes = []
+    for column, (low, high) in ranges.items():
+        value = row.get(column)
+        if pd.api.types.is_number(value) and not low <= value <= high:
+            notes.append(
+                f"{column} {value:g} {'<' if value < low else '>'} {high if value > high else low:g}"
+            )
+    return "extrapolated: " + ", ".join(notes[:3]) if notes else ""
 
 
 def _describe(layer: dict[str, Any]) -> str:

@@ -1,8 +1,9 @@
 """Stored time models keyed by device type + OS version + runtime version (SPEC §6).
 
 One entry per configured device, `results/registry/<device>.json`: its registry key, the
-fingerprint it was measured with, and every layer type's fitted model (readable JSON, as in
-results/models). Look an entry up by device name or by key; a missing one is a clear error
+fingerprint it was measured with, every layer type's fitted model (readable JSON, as in
+results/models), and the measured range of every feature, so that a prediction outside what was
+measured can say so. Look an entry up by device name or by key; a missing one is a clear error
 that says how to make it.
 """
 
@@ -15,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from fdi.features import FIT_COLUMNS, SPLIT_COLUMNS
+from fdi.space import STRUCTURE_COLUMNS
 from fdi.tree import TreeLinearRegressor
 
 FORMAT = "fdi.registry/1"
@@ -41,8 +44,19 @@ def registry_key(fingerprint: dict[str, Any]) -> str:
     return "__".join(_slug(part) for part in (device, system, runtime, threads))
 
 
+def measured_ranges(dataset: pd.DataFrame, layer: str) -> dict[str, list[float]]:
+    """[min, max] of every numeric structure column and feature over a layer type's components."""
+    rows = dataset[dataset.scope == layer]
+    columns = dict.fromkeys(STRUCTURE_COLUMNS[layer] + SPLIT_COLUMNS[layer] + FIT_COLUMNS[layer])
+    return {
+        column: [float(rows[column].min()), float(rows[column].max())]
+        for column in columns
+        if pd.api.types.is_numeric_dtype(rows[column])
+    }
+
+
 def make_entry(device: str, dataset_path: Path, model_paths: dict[str, Path], out: Path) -> dict[str, Any]:
-    dataset = pd.read_parquet(dataset_path, columns=["fingerprint"])
+    dataset = pd.read_parquet(dataset_path)
     fingerprint = json.loads(dataset.fingerprint.iloc[0])
     entry = {
         "format": FORMAT,
@@ -50,6 +64,7 @@ def make_entry(device: str, dataset_path: Path, model_paths: dict[str, Path], ou
         "key": registry_key(fingerprint),
         "fingerprint": fingerprint,
         "models": {layer: json.loads(Path(path).read_text()) for layer, path in sorted(model_paths.items())},
+        "measured_ranges": {layer: measured_ranges(dataset, layer) for layer in sorted(model_paths)},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(entry, indent=1) + "\n")

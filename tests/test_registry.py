@@ -34,6 +34,8 @@ def small_network(tmp_path_factory):
     rnn_in = keras.Input(shape=(4, 6), batch_size=1)
     rnn = keras.Model(rnn_in, keras.layers.GRU(5, return_sequences=True)(rnn_in))
     rnn.save(folder / "rnn.keras")
+    wide_in = keras.Input(shape=(300,), batch_size=1)  # the tiny config measures FC in_dim 1..256
+    keras.Model(wide_in, keras.layers.Dense(4)(wide_in)).save(folder / "wide.keras")
     return folder
 
 
@@ -99,6 +101,18 @@ def test_predict_reads_recurrent_layers_from_keras(tiny_run, small_network):
     expected = models_of(load_entry(registry, device="host"))["gru"].predict(add_features(gru, "gru"))[0]
     total = float(result.stdout.split("total predicted time: ")[1].split(" ms")[0])
     assert total == pytest.approx(expected, rel=1e-3)
+
+
+def test_predictions_outside_the_measured_ranges_are_flagged(tiny_run, small_network):
+    registry = tiny_run / "results/registry"
+    ranges = load_entry(registry, device="host")["measured_ranges"]["fc"]
+    assert ranges["in_dim"][0] >= 1 and ranges["in_dim"][1] <= 256
+    inside = predict(str(small_network / "net.keras"), "--device", "host", "--registry", str(registry))
+    dense_line = next(line for line in inside.stdout.splitlines() if "108 -> 10" in line)
+    assert "extrapolated" not in dense_line  # 108 lies inside the measured FC range
+    outside = predict(str(small_network / "wide.keras"), "--device", "host", "--registry", str(registry))
+    assert outside.returncode == 0, outside.stderr
+    assert f"extrapolated: in_dim 300 > {ranges['in_dim'][1]:g}" in outside.stdout
 
 
 def test_unknown_device_says_how_to_make_a_model(tiny_run, small_network):
