@@ -56,14 +56,14 @@ def table5(
                 continue
             data = layer_rows(dataset, layer)
             test = data[data.split == "test"]
-            tree = TreeLinearRegressor.from_json(model_path)
-            columns = {DISPLAY_NAMES["fastdeepiot"]: score(test.time_ms.to_numpy(), tree.predict(test))}
+            predictions = {"fastdeepiot": test_predictions(TreeLinearRegressor.from_json(model_path), data)}
             for (b_device, b_layer, name), path in baselines.items():
                 if (b_device, b_layer) == (device, layer):
-                    predicted = pd.read_parquet(path)
-                    columns[DISPLAY_NAMES[name]] = score(
-                        predicted.y_true.to_numpy(), predicted.y_pred.to_numpy()
-                    )
+                    predictions[name] = pd.read_parquet(path)
+            columns = {
+                DISPLAY_NAMES[name]: score(frame.y_true.to_numpy(), frame.y_pred.to_numpy())
+                for name, frame in predictions.items()
+            }
             repeated = test.dropna(subset=["time_ms_repeat"])
             if len(repeated):
                 columns["noise_floor"] = score(

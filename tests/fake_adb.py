@@ -17,10 +17,20 @@ import re
 import socketserver
 import struct
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
 DEVICE_PREFIXES = ("/data/", "/sys/")
+
+
+def stand_in_benchmark_model(folder: Path) -> Path:
+    """tests/fake_benchmark_model.py, made runnable with this interpreter, for pushing to the fake."""
+    source = (Path(__file__).parent / "fake_benchmark_model.py").read_text().split("\n", 1)[1]
+    path = folder / "benchmark_model"
+    path.write_text(f"#!{sys.executable}\n{source}")
+    path.chmod(0o755)
+    return path
 
 
 class FakeDevice:

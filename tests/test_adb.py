@@ -1,18 +1,15 @@
 """The adb device kind against a protocol-level fake adb server (the real adbutils client talks to it)."""
 
 import json
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from fake_adb import FakeAdbServer, FakeDevice
+from fake_adb import FakeAdbServer, FakeDevice, stand_in_benchmark_model
 
 from fdi.devices import run_benchmark
 from fdi.devices.adb import AdbDeviceError, check_settings
 from fdi.export import export_shard
 
-HERE = Path(__file__).parent
 PROPS = {
     "ro.product.model": "Nexus 5",
     "ro.product.manufacturer": "LGE",
@@ -20,15 +17,6 @@ PROPS = {
     "ro.product.cpu.abi": "armeabi-v7a",
     "ro.board.platform": "msm8974",
 }
-
-
-def stand_in_benchmark_model(folder: Path) -> Path:
-    """tests/fake_benchmark_model.py, made runnable with this interpreter."""
-    source = (HERE / "fake_benchmark_model.py").read_text().split("\n", 1)[1]
-    path = folder / "benchmark_model"
-    path.write_text(f"#!{sys.executable}\n{source}")
-    path.chmod(0o755)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,7 @@ import shutil
 
 import pandas as pd
 import yaml
-from fake_adb import FakeAdbServer, FakeDevice
-from test_adb import stand_in_benchmark_model
+from fake_adb import FakeAdbServer, FakeDevice, stand_in_benchmark_model
 
 from conftest import job_counts, snakemake
 from fdi.tree import TreeLinearRegressor
