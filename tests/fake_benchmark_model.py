@@ -5,7 +5,11 @@ It really runs the graph with LiteRT on the host (so even this path yields measu
 prints benchmark_model's documented output layout: the warm-up and timed-run statistics lines,
 the `Inference timings in us:` line and, with --enable_op_profiling=true, an initialisation
 profile followed by the regular runs' Run Order table. XNNPACK delegates the whole graph, so
-that table has one delegate row, as the real tool shows for such graphs.
+that table has one delegate row, as the real tool shows for such graphs. A graph with several
+subgraphs (a WHILE loop: GRU/LSTM) gets the tool's per-subgraph layout (profile_summary_formatter.cc):
+"Primary graph (name: main) profile:" with the main graph's real op list, the whole time on its
+WHILE op, then one "Subgraph (index: N, name: ...)" table per other subgraph. Per-op times are not
+measured by this stand-in (LiteRT's Python API has no op profiler): they are placeholders.
 """
 
 import argparse
@@ -28,6 +32,20 @@ def stats_line(times_us: list[float]) -> str:
         f"count={len(times_us)} first={int(times_us[0])} curr={int(times_us[-1])} min={int(min(times_us))} "
         f"max={int(max(times_us))} avg={statistics.fmean(times_us):.6g} std={int(std)}"
     )
+
+
+def print_table(rows: list[tuple[str, float, float, str]]) -> None:
+    print("============================== Run Order ==============================")
+    print(HEADER)
+    total = sum(avg for _, _, avg, _ in rows) or 1.0
+    cdf = 0.0
+    for node_type, first, avg, name in rows:
+        cdf += 100 * avg / total
+        print(
+            f"\t{node_type:>24}\t{first:17.3f}\t{avg:17.3f}\t{100 * avg / total:15.3f}%\t{cdf:15.3f}%"
+            f"\t{0:17.3f}\t{1:15d}\t{name}"
+        )
+    print()
 
 
 def main() -> None:
@@ -78,13 +96,24 @@ def main() -> None:
         )
         print()
         print("Operator-wise Profiling Info for Regular Benchmark Runs:")
-        print("============================== Run Order ==============================")
-        print(HEADER)
-        percent = "\t        100.000%\t        100.000%\t             0.000\t              1"
-        name = "[StatefulPartitionedCall:0]:1"
-        print(f"\t   TfLiteXNNPackDelegate\t{first_ms:17.3f}\t{avg_ms:17.3f}{percent}\t{name}")
-        print()
-        print(stats_line(runs).join(["Timings (microseconds): ", ""]))
+        if interpreter.num_subgraphs() == 1:
+            print_table([("TfLiteXNNPackDelegate", first_ms, avg_ms, "[StatefulPartitionedCall:0]:1")])
+            print(stats_line(runs).join(["Timings (microseconds): ", ""]))
+        else:
+            print("Primary graph (name: main) profile:")
+            rows = []
+            for op in interpreter._get_ops_details():
+                busy = op["op_name"] == "WHILE"
+                rows.append(
+                    (op["op_name"], first_ms if busy else 0, avg_ms if busy else 0, f"[op]:{op['index']}")
+                )
+            print_table(rows)
+            print(stats_line(runs).join(["Timings (microseconds): ", ""]))
+            for index in range(1, interpreter.num_subgraphs()):
+                title = f"Subgraph (index: {index}, name: subgraph_{index})"
+                print(f"{title} profile:")
+                print_table([("TfLiteXNNPackDelegate", 0, 0, f"[loop_{index}]:0")])
+                print(f"{title} " + stats_line([0.0] * len(runs)).join(["Timings (microseconds): ", ""]))
     sys.stdout.flush()
 
 

@@ -37,6 +37,7 @@ def graphs(tmp_path_factory):
             "padding": "same",
             "stride": 1,
         },
+        {"id": "gru-n000-c00", "layer": "gru", "in_dim": 8, "out_dim": 4, "step": 8},
     ]
     export_shard(pd.DataFrame(components), out)
     return out
@@ -65,7 +66,7 @@ def test_times_every_graph_for_real_with_hygiene_applied_and_restored(tmp_path, 
         timings = run_benchmark(
             "nexus5", {**settings, "adb_port": server.port}, graphs, tmp_path / "t.parquet"
         )
-    assert len(timings) == 3 * 2 and set(timings.repeat) == {0, 1}
+    assert len(timings) == 4 * 2 and set(timings.repeat) == {0, 1}
     assert (
         (timings["count"] == 5).all()
         and (timings.avg_ms > 0).all()
@@ -83,7 +84,23 @@ def test_times_every_graph_for_real_with_hygiene_applied_and_restored(tmp_path, 
     assert (cpufreq / "scaling_setspeed").read_text().strip() == "1100000"
     # Each graph timed once per pass, with the configured arguments.
     runs = [c for c in device.commands if "benchmark_model" in c and "--graph" in c]
-    assert len(runs) == 6 and all("--num_runs=5" in c and "--enable_op_profiling=true" in c for c in runs)
+    assert len(runs) == 8 and all("--num_runs=5" in c and "--enable_op_profiling=true" in c for c in runs)
+
+
+def test_a_recurrent_graph_keeps_the_main_graphs_ops_and_the_timed_runs(tmp_path, graphs):
+    """The WHILE loop's body prints its own table after the main graph's: the main graph's is kept."""
+    device, settings = phone(tmp_path)
+    with FakeAdbServer(device) as server:
+        timings = run_benchmark(
+            "phone", {**settings, "adb_port": server.port, "repeats": 1}, graphs, tmp_path / "t.pq"
+        )
+    gru = timings.set_index("id").loc["gru-n000-c00"]
+    assert [op["node_type"] for op in json.loads(gru.ops)][:3] == ["RESHAPE", "WHILE", "RESHAPE"]
+    assert [part["index"] for part in json.loads(gru.subgraph_ops)] == [1, 2]
+    fc = timings.set_index("id").loc["fc-n000-c00"]
+    assert [op["node_type"] for op in json.loads(fc.ops)] == ["TfLiteXNNPackDelegate"]
+    assert json.loads(fc.subgraph_ops) == []
+    assert (timings.profiler_avg_ms > 0).all() and (timings.min_ms <= timings.avg_ms).all()
 
 
 def test_without_root_uses_fixed_performance_mode_and_restores_it(tmp_path, graphs):
@@ -132,7 +149,7 @@ def test_a_device_that_disappears_keeps_what_was_measured(tmp_path, graphs):
         assert len(kept) == measured >= 1 and not out.exists()
         device.connected, device.unplug_after, device.commands = True, None, []
         timings = run_benchmark("phone", settings, graphs, out)
-    assert len(timings) == 6 and len(benchmark_commands()) == 6 - measured
+    assert len(timings) == 8 and len(benchmark_commands()) == 8 - measured
     assert not out.with_name("t.partial.parquet").exists()
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fdi.devices import device_module, run_benchmark
+from fdi.devices import device_module, litert_timer, run_benchmark
 from fdi.export import export_shard
 from fdi.features import add_features
 
@@ -79,7 +79,6 @@ def test_warm_up_lasts_at_least_warmup_min_ms(monkeypatch, tmp_path):
 
     import ai_edge_litert.interpreter
 
-    from fdi.devices import host
 
     calls = []
 
@@ -98,13 +97,13 @@ def test_warm_up_lasts_at_least_warmup_min_ms(monkeypatch, tmp_path):
             time.sleep(0.001)
 
     monkeypatch.setattr(ai_edge_litert.interpreter, "Interpreter", OneMillisecondInterpreter)
-    runs = host.time_graph(tmp_path / "g.tflite", threads=1, warmup_runs=1, runs=3, warmup_min_ms=30)
+    runs = litert_timer.time_graph(tmp_path / "g.tflite", threads=1, warmup_runs=1, runs=3, warmup_min_ms=30)
     assert len(runs) == 3 and all(r >= 1.0 for r in runs)
     warm_up = calls[:-3]
     assert 15 <= len(warm_up) <= 31  # ~30 invocations of >= 1 ms each
     assert (calls[-3] - calls[0]) * 1e3 >= 30
     calls.clear()
-    host.time_graph(tmp_path / "g.tflite", threads=1, warmup_runs=5, runs=2, warmup_min_ms=0)
+    litert_timer.time_graph(tmp_path / "g.tflite", threads=1, warmup_runs=5, runs=2, warmup_min_ms=0)
     assert len(calls) == 5 + 2
 
 
