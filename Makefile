@@ -21,6 +21,7 @@ run: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
 test: $(STAMP)
+	bash tests/ssh/install-sshd.sh
 	bash tests/slurm/start-cluster.sh
 	$(BIN)/pytest
 

@@ -1,6 +1,7 @@
 rule benchmark:
-    """Time one shard of graphs on one device. The measuring instrument: it takes every core
-    so no other job of the workflow runs beside it, and it stays on the machine that owns the
+    """Time one shard of graphs on one device. The measuring instrument: a device runs one job at a
+    time (its resource device_<name>); the host's job takes every core, so no other job runs beside
+    it; jobs of different phones and boards may overlap. It stays on the machine that owns the
     device (localrule)."""
     input:
         "results/graphs/{scope}/{shard}",
@@ -11,8 +12,9 @@ rule benchmark:
     localrule: True
     conda:
         "../envs/benchmark.yaml"
-    threads: workflow.cores
+    threads: benchmark_threads
     resources:
+        **DEVICE_RESOURCES,
         mem_mb=2000,
         runtime=60,
     params:

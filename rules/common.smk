@@ -12,6 +12,15 @@ SCOPES = LAYERS + (["sweep"] if "sweep" in config else [])
 DEVICES = list(config["devices"])
 BASELINES = config["baselines"]["models"]
 
+# One resource per device, of capacity 1: a device runs one benchmark job at a time, while jobs of
+# different phones and boards may overlap. The host's benchmark also takes every core (below).
+for _device in DEVICES:
+    workflow.register_resource(f"device_{_device}", 1)
+DEVICE_RESOURCES = {
+    f"device_{name}": (lambda wildcards, name=name: int(wildcards.device == name))
+    for name in DEVICES
+}
+
 
 wildcard_constraints:
     scope="fc|cnn|gru|lstm|sweep",
@@ -34,6 +43,15 @@ def scope_settings(wildcards):
 def device_settings(wildcards):
     """Only this device's settings: changing another device never reruns this one."""
     return as_json(config["devices"][wildcards.device])
+
+
+def benchmark_threads(wildcards):
+    """The host is the instrument: its benchmark takes every core, so no other job runs beside it.
+    A phone's or a board's benchmark only waits for its device, and takes one core here.
+    """
+    if config["devices"][wildcards.device]["kind"] == "host":
+        return workflow.cores
+    return 1
 
 
 def device_statistic(wildcards):

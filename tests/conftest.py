@@ -52,3 +52,38 @@ def tiny_run(tmp_path_factory) -> Path:
     workdir = copy_workflow(tmp_path_factory.mktemp("tiny"))
     snakemake(workdir, "--cores", "2")
     return workdir
+
+
+@pytest.fixture(scope="session")
+def loopback_sshd(tmp_path_factory):
+    """A real sshd on 127.0.0.1 (see tests/loopback_sshd.py); skipped with the reason where it can't start."""
+    from loopback_sshd import start_sshd
+
+    server, process, why_not = start_sshd(tmp_path_factory.mktemp("sshd"))
+    if server is None:
+        pytest.skip(why_not)
+    yield server
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def board_settings(server, **overrides) -> dict:
+    """Settings of an ssh device whose "board" is this machine's loopback sshd, timed by LiteRT."""
+    return {
+        "kind": "ssh",
+        "host": "127.0.0.1",
+        "port": server.port,
+        "user": "root",
+        "key_file": str(server.key_file),
+        "known_hosts": str(server.known_hosts),
+        "runner": "litert_python",
+        "python": sys.executable,
+        "workdir": "/tmp/fdi-board",
+        "threads": 1,
+        "warmup_runs": 1,
+        "warmup_min_ms": 0,
+        "runs": 3,
+        "repeats": 2,
+        "statistic": "median",
+        **overrides,
+    }

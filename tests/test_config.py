@@ -31,6 +31,23 @@ def test_ready_configs_are_valid_and_survive_snakemakes_merge(path):
         (lambda c: c["layers"]["cnn"]["scope"].update(padding=["full"]), "padding"),
         (lambda c: c["devices"].update({"my phone": {"kind": "host"}}), "my phone"),
         (lambda c: c["time_model"].pop("mape_stop"), "mape_stop"),
+        (
+            lambda c: c["devices"].update(
+                board={
+                    "kind": "ssh",
+                    "host": "pi",
+                    "user": "pi",
+                    "threads": 1,
+                    "warmup_runs": 1,
+                    "runs": 5,
+                    "repeats": 1,
+                    "statistic": "median",
+                    "runner": "bash",
+                }
+            ),
+            "bash",
+        ),
+        (lambda c: c["devices"].update(board={"kind": "ssh", "host": "a;b", "user": "pi"}), "a;b"),
     ],
 )
 def test_schema_names_the_bad_key(edit, named):

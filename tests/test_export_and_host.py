@@ -79,7 +79,6 @@ def test_warm_up_lasts_at_least_warmup_min_ms(monkeypatch, tmp_path):
 
     import ai_edge_litert.interpreter
 
-
     calls = []
 
     class OneMillisecondInterpreter:

@@ -7,7 +7,7 @@ import pandas as pd
 import yaml
 from fake_adb import FakeAdbServer, FakeDevice, stand_in_benchmark_model
 
-from conftest import job_counts, snakemake
+from conftest import board_settings, job_counts, snakemake
 from fdi.tree import TreeLinearRegressor
 
 
@@ -68,8 +68,11 @@ def test_an_interrupted_campaign_remeasures_only_the_missing_shard(tiny_run):
     assert "Nothing to be done" in snakemake(tiny_run, "-n", "--cores", "2").stdout
 
 
-def test_an_adb_device_added_to_a_finished_workflow_runs_only_its_own_jobs(tiny_run, tmp_path):
-    """Issue 3 and 4 together: add a phone (the fake adb server) to a finished tiny workflow."""
+def test_a_phone_and_a_board_added_to_a_finished_workflow_run_only_their_own_jobs(
+    tiny_run, tmp_path, loopback_sshd
+):
+    """A phone (the fake adb server) and a board (ssh to the loopback sshd) added to a finished tiny
+    workflow: only their jobs run, their benchmarks may overlap each other but never themselves."""
     workdir = tmp_path / "run"
     shutil.copytree(tiny_run, workdir)  # keeps mtimes and Snakemake's metadata
     config_path = workdir / "config/config.yaml"
@@ -87,16 +90,17 @@ def test_an_adb_device_added_to_a_finished_workflow_runs_only_its_own_jobs(tiny_
             "repeats": 2,
             "statistic": "mean",
         }
+        config["devices"]["board"] = board_settings(loopback_sshd, warmup_min_ms=20)
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         planned = snakemake(workdir, "-n", "--cores", "2")
         counts = job_counts(planned.stdout)
-        n_layers, n_models = 4, len(config["baselines"]["models"])
+        n_layers, n_models, n_new = 4, len(config["baselines"]["models"]), 2
         assert counts == {
-            "benchmark": 6,
-            "aggregate": 1,
-            "fit": n_layers,
-            "baseline": n_layers * n_models,
-            "register": 1,
+            "benchmark": 6 * n_new,
+            "aggregate": n_new,
+            "fit": n_layers * n_new,
+            "baseline": n_layers * n_models * n_new,
+            "register": n_new,
             "table5": 1,
             "table4": 1,
             "fig1": 1,
@@ -105,10 +109,25 @@ def test_an_adb_device_added_to_a_finished_workflow_runs_only_its_own_jobs(tiny_
         assert "device=host" not in planned.stdout
         snakemake(workdir, "--cores", "2")
         table = pd.read_csv(workdir / "results/tables/table5.csv")
-        assert sorted(table.device.unique()) == ["host", "phone"]
-        dataset = pd.read_parquet(workdir / "results/dataset/phone.parquet")
-        assert (dataset.time_ms > 0).all() and (dataset.statistic == "mean").all()
-        assert json.loads(dataset.fingerprint.iloc[0])["model"] == "Nexus 5"
+        assert sorted(table.device.unique()) == ["board", "host", "phone"]
+        assert table[table.device == "board"].FastDeepIoT.notna().all()
+        phone = pd.read_parquet(workdir / "results/dataset/phone.parquet")
+        assert (phone.time_ms > 0).all() and (phone.statistic == "mean").all()
+        assert json.loads(phone.fingerprint.iloc[0])["model"] == "Nexus 5"
+        board = pd.read_parquet(workdir / "results/dataset/board.parquet")
+        assert (board.time_ms > 0).all() and (board.n_runs == 3).all()
+        assert json.loads(board.fingerprint.iloc[0])["device_kind"] == "ssh"
+
+        # Each device's benchmark jobs never overlapped; the phone's and the board's did.
+        windows = {}
+        for name in ("phone", "board"):
+            jobs = [pd.read_parquet(p) for p in (workdir / "results/timings" / name).glob("*/*.parquet")]
+            windows[name] = sorted((job.start_unix_s.min(), job.end_unix_s.max()) for job in jobs)
+            assert all(a[1] <= b[0] for a, b in zip(windows[name], windows[name][1:], strict=False)), name
+        overlap = sum(
+            max(0.0, min(p[1], b[1]) - max(p[0], b[0])) for p in windows["phone"] for b in windows["board"]
+        )
+        assert overlap > 0
 
         # Changing one device's settings reruns only that device.
         config["devices"]["phone"]["runs"] = 4
@@ -116,3 +135,4 @@ def test_an_adb_device_added_to_a_finished_workflow_runs_only_its_own_jobs(tiny_
         planned = snakemake(workdir, "-n", "--cores", "2")
         assert job_counts(planned.stdout)["benchmark"] == 6
         assert "device=phone" in planned.stdout and "device=host" not in planned.stdout
+        assert "device=board" not in planned.stdout

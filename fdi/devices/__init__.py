@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
 
-KINDS = {"host": "fdi.devices.host", "adb": "fdi.devices.adb"}
+KINDS = {"host": "fdi.devices.host", "adb": "fdi.devices.adb", "ssh": "fdi.devices.ssh"}
 
 
 def device_module(kind: str) -> Any:
@@ -45,7 +46,8 @@ def run_benchmark(device: str, settings: dict[str, Any], graph_dir: Path, out: P
     """Time every `.tflite` in `graph_dir` in `repeats` passes on one device; write Parquet.
 
     Every row carries the device name and its fingerprint (as JSON), so a timing is never
-    separated from what it was measured on. Each timing is checkpointed beside `out` as soon as
+    separated from what it was measured on, and its wall-clock window (UTC seconds since the epoch)
+    on this machine. Each timing is checkpointed beside `out` as soon as
     it is taken; if the job fails (a phone unplugged, say), its rerun measures only the rest.
     """
     module = device_module(settings["kind"])
@@ -70,8 +72,10 @@ def run_benchmark(device: str, settings: dict[str, Any], graph_dir: Path, out: P
         with module.session(settings) as session:
             fingerprint = json.dumps(session.fingerprint, sort_keys=True)
             for repeat, graph in tqdm(todo, desc=f"benchmark {device}", unit="graph"):
+                start = time.time()
                 record = {"device": device, "id": graph.stem, "repeat": repeat, **session.time(graph)}
-                records.append({**record, "fingerprint": fingerprint, "settings": settings_json})
+                window = {"start_unix_s": start, "end_unix_s": time.time()}
+                records.append({**record, **window, "fingerprint": fingerprint, "settings": settings_json})
                 pd.DataFrame(records).to_parquet(partial, index=False)
     timings = pd.DataFrame(records).drop(columns="settings")
     timings.to_parquet(out, index=False)
