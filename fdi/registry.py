@@ -36,6 +36,10 @@ def registry_key(fingerprint: dict[str, Any]) -> str:
     if fingerprint.get("device_kind") == "adb":
         device = f"{fingerprint.get('manufacturer', '')} {fingerprint.get('model', '')}"
         system = f"android-{fingerprint.get('android_version', '')}"
+    elif fingerprint.get("device_kind") == "ssh":  # a board: its model, its OS and kernel
+        model = fingerprint.get("board_model", "unreadable")
+        device = fingerprint.get("cpu_model", "") if model == "unreadable" else model
+        system = f"{fingerprint.get('os', '')} {fingerprint.get('kernel', '')}"
     else:
         device = fingerprint.get("cpu_model", "")
         system = f"{fingerprint.get('os', '')}"

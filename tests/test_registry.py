@@ -51,6 +51,36 @@ def test_registry_entry_is_keyed_by_device_type_os_and_runtime(tiny_run):
     assert sorted(entry["models"]) == ["cnn", "fc", "gru", "lstm"]
 
 
+def test_keys_name_the_device_type_os_and_runtime_per_kind():
+    board = {
+        "device_kind": "ssh",
+        "board_model": "Raspberry Pi 4 Model B Rev 1.4",
+        "cpu_model": "unreadable",
+        "os": "Debian GNU/Linux 12 (bookworm)",
+        "kernel": "6.1.0-rpi7-rpi-v8",
+        "runtime": "tflite-runtime",
+        "runtime_version": "2.14.0",
+        "threads": 1,
+    }
+    assert registry_key(board) == (
+        "Raspberry-Pi-4-Model-B-Rev-1.4__Debian-GNU-Linux-12-bookworm-6.1.0-rpi7-rpi-v8__tflite-runtime-2.14.0__1threads"
+    )
+    # A board without a device-tree model is named by its CPU.
+    assert registry_key({**board, "board_model": "unreadable", "cpu_model": "Intel Atom"}).startswith(
+        "Intel-Atom__"
+    )
+    phone = {
+        "device_kind": "adb",
+        "manufacturer": "LGE",
+        "model": "Nexus 5",
+        "android_version": "6.0.1",
+        "runtime": "benchmark_model",
+        "runtime_version": "sha256:ab12",
+        "threads": 4,
+    }
+    assert registry_key(phone) == "LGE-Nexus-5__android-6.0.1__benchmark-model-sha256-ab12__4threads"
+
+
 def test_predict_sums_the_per_layer_predictions(tiny_run, small_network):
     registry = tiny_run / "results/registry"
     models = models_of(load_entry(registry, device="host"))
