@@ -43,7 +43,7 @@ def fingerprint(settings: dict[str, Any]) -> dict[str, Any]:
         "os": platform.platform(),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "runtime": "ai-edge-litert",
+        "runtime": load_interpreter()[1],
         "runtime_version": load_interpreter()[2],
         "threads": int(settings["threads"]),
         "cpu_affinity": sorted(os.sched_getaffinity(0)),

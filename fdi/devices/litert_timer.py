@@ -14,16 +14,26 @@ As a script: `python3 litert_timer.py --graph G --threads 1 --warmup-runs 1 --wa
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 
-def load_interpreter() -> tuple[Any, str, str]:
-    """(Interpreter class, runtime package, its version): ai-edge-litert, else tflite-runtime."""
+@functools.cache
+def _version(package: str) -> str:
+    """The installed version (read once: package metadata is slow to scan on every pass)."""
     from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def load_interpreter() -> tuple[Any, str, str]:
+    """(Interpreter class, runtime package, its version): ai-edge-litert, else tflite-runtime."""
     try:
         from ai_edge_litert.interpreter import Interpreter
 
@@ -32,10 +42,7 @@ def load_interpreter() -> tuple[Any, str, str]:
         from tflite_runtime.interpreter import Interpreter  # type: ignore[import-not-found, no-redef]
 
         runtime = "tflite-runtime"
-    try:
-        return Interpreter, runtime, version(runtime)
-    except PackageNotFoundError:
-        return Interpreter, runtime, "unknown"
+    return Interpreter, runtime, _version(runtime)
 
 
 def time_graph(

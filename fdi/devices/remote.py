@@ -149,20 +149,14 @@ def binary_version(path: Path) -> str:
     return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-class BenchmarkModelRunner:
-    """Times graphs with LiteRT's benchmark_model on the device: pushed once, run once per pass."""
+class GraphPusher:
+    """Each graph copied to the device's workdir once per session, under a name checked to be safe."""
 
-    def __init__(self, remote: Remote, settings: dict[str, Any], workdir: str) -> None:
-        self.remote, self.settings, self.workdir = remote, settings, workdir
-        self.binary = f"{workdir}/benchmark_model"
+    def __init__(self, remote: Remote, workdir: str) -> None:
+        self.remote, self.workdir = remote, workdir
         self.pushed: set[str] = set()
-        remote.push(Path(settings["benchmark_model"]), self.binary)
-        self.runtime = {
-            "runtime": "benchmark_model",
-            "runtime_version": binary_version(settings["benchmark_model"]),
-        }
 
-    def push_graph(self, graph: Path) -> str:
+    def __call__(self, graph: Path) -> str:
         if not SAFE_NAME.match(graph.name):
             raise ValueError(f"graph file name {graph.name!r} is not allowed on {self.remote.label}")
         target = f"{self.workdir}/{graph.name}"
@@ -170,6 +164,26 @@ class BenchmarkModelRunner:
             self.remote.push(graph, target)
             self.pushed.add(target)
         return target
+
+
+def with_affinity(argv: list[str], settings: dict[str, Any]) -> list[str]:
+    """argv under `taskset MASK` when the device's settings pin it to some cores."""
+    mask = settings.get("cpu_affinity_mask")
+    return ["taskset", mask, *argv] if mask else argv
+
+
+class BenchmarkModelRunner:
+    """Times graphs with LiteRT's benchmark_model on the device: pushed once, run once per pass."""
+
+    def __init__(self, remote: Remote, settings: dict[str, Any], workdir: str) -> None:
+        self.remote, self.settings, self.workdir = remote, settings, workdir
+        self.binary = f"{workdir}/benchmark_model"
+        self.push_graph = GraphPusher(remote, workdir)
+        remote.push(Path(settings["benchmark_model"]), self.binary)
+        self.runtime = {
+            "runtime": "benchmark_model",
+            "runtime_version": binary_version(settings["benchmark_model"]),
+        }
 
     def time(self, graph: Path) -> dict[str, Any]:
         settings = self.settings
@@ -181,9 +195,7 @@ class BenchmarkModelRunner:
             f"--num_runs={int(settings['runs'])}",
             "--enable_op_profiling=true",
         ]
-        if settings.get("cpu_affinity_mask"):
-            argv = ["taskset", settings["cpu_affinity_mask"], *argv]
-        _, output = self.remote.sh(*argv)
+        _, output = self.remote.sh(*with_affinity(argv, settings))
         return benchmark_model_record(output, f"{graph.name} on {self.remote.label}")
 
 

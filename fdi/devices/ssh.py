@@ -25,6 +25,7 @@ from typing import Any
 from fdi.devices import litert_timer
 from fdi.devices.remote import (
     BenchmarkModelRunner,
+    GraphPusher,
     RemoteError,
     check_common_settings,
     check_pattern,
@@ -33,6 +34,7 @@ from fdi.devices.remote import (
     is_root,
     quote,
     read,
+    with_affinity,
 )
 
 SAFE_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
@@ -147,7 +149,7 @@ class LiteRTPythonRunner:
         self.board, self.settings, self.workdir = board, settings, workdir
         self.python = settings.get("python", "python3")
         self.script = f"{workdir}/litert_timer.py"
-        self.pushed: set[str] = set()
+        self.push_graph = GraphPusher(board, workdir)
         board.push(Path(litert_timer.__file__), self.script)
         code, output = board.sh(self.python, self.script, check=False)
         if code != 0:
@@ -160,22 +162,16 @@ class LiteRTPythonRunner:
 
     def time(self, graph: Path) -> dict[str, Any]:
         settings = self.settings
-        target = f"{self.workdir}/{graph.name}"
-        if target not in self.pushed:
-            self.board.push(graph, target)
-            self.pushed.add(target)
         argv = [
             self.python,
             self.script,
-            f"--graph={target}",
+            f"--graph={self.push_graph(graph)}",
             f"--threads={int(settings['threads'])}",
             f"--warmup-runs={int(settings['warmup_runs'])}",
             f"--warmup-min-ms={float(settings.get('warmup_min_ms', 0.0))}",
             f"--runs={int(settings['runs'])}",
         ]
-        if settings.get("cpu_affinity_mask"):
-            argv = ["taskset", settings["cpu_affinity_mask"], *argv]
-        _, output = self.board.sh(*argv)
+        _, output = self.board.sh(*with_affinity(argv, settings))
         try:
             return {"runs_ms": json.loads(output.strip().splitlines()[-1])["runs_ms"]}
         except (IndexError, KeyError, ValueError) as error:
