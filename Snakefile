@@ -15,10 +15,12 @@ include: "rules/sample.smk"
 include: "rules/export.smk"
 include: "rules/benchmark.smk"
 include: "rules/aggregate.smk"
+include: "rules/adaptive.smk"
 include: "rules/fit.smk"
 include: "rules/baselines.smk"
 include: "rules/evaluate.smk"
 include: "rules/registry.smk"
+include: "rules/networks.smk"
 
 
 rule all:
@@ -30,3 +32,4 @@ rule all:
         "results/figures/fig1.png",
         "results/figures/fig2.png",
         expand("results/registry/{device}.json", device=DEVICES),
+        "results/tables/networks.csv" if NETWORK_SCOPES else [],

@@ -33,7 +33,8 @@ def synthetic_conv_rows(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray
             "in_channel": rng.integers(1, 129, n),
             "out_channel": rng.integers(1, 129, n),
             "padding": rng.choice(["same", "valid"], n),
-            "stride": rng.choice([1, 2], n),
+            "stride_h": (stride := rng.choice([1, 2], n)),
+            "stride_w": stride,
         }
     )
     frame = add_features(frame, "cnn")

@@ -19,7 +19,7 @@ from sklearn.svm import SVR
 from sklearn.tree import DecisionTreeRegressor
 
 from fdi.dnn import KerasMLPRegressor
-from fdi.features import FIT_COLUMNS, SPLIT_COLUMNS
+from fdi.features import SPLIT_COLUMNS, fit_columns
 from fdi.tree import TreeLinearRegressor
 
 # Column names in table5 for each model key of the config.
@@ -32,20 +32,27 @@ DISPLAY_NAMES = {
     "dnn": "DNN",
     "flops": "FLOPs",
     "fastdeepiot_mse": "FastDeepIoT-MSE",
+    "fastdeepiot_paperx": "FastDeepIoT-paper-x",
 }
-BASELINES = ("svr", "dt", "rf", "gbrt", "dnn", "flops", "fastdeepiot_mse")
+BASELINES = ("svr", "dt", "rf", "gbrt", "dnn", "flops", "fastdeepiot_mse", "fastdeepiot_paperx")
 # Where a config grid key lands inside each pipeline (SVR sits behind scaling of x and y).
 _GRID_PREFIX = {"svr": "model__regressor__svr__"}
 
 
-def input_columns(layer: str, inputs: str) -> list[str]:
-    """x (SPEC default), f, or f+x for one layer type."""
+def x_variant(layer: str, settings: dict[str, Any]) -> str:
+    """The x variant the settings name for a layer type: `x` is one name or one per layer type."""
+    chosen = settings.get("x", "paper")
+    return chosen if isinstance(chosen, str) else chosen.get(layer, "paper")
+
+
+def input_columns(layer: str, inputs: str, variant: str = "paper") -> list[str]:
+    """x (SPEC default, in the named variant), f, or f+x for one layer type."""
     if inputs == "x":
-        return list(FIT_COLUMNS[layer])
+        return fit_columns(layer, variant)
     if inputs == "f":
         return list(SPLIT_COLUMNS[layer])
     if inputs == "f+x":
-        return list(dict.fromkeys(SPLIT_COLUMNS[layer] + FIT_COLUMNS[layer]))
+        return list(dict.fromkeys(SPLIT_COLUMNS[layer] + fit_columns(layer, variant)))
     raise ValueError(f"inputs must be 'x', 'f' or 'f+x', not {inputs!r}")
 
 
@@ -78,14 +85,17 @@ def tuned(estimator: Any, grid: dict[str, list[Any]], folds: int, seed: int) -> 
 
 def build_baseline(name: str, layer: str, settings: dict[str, Any]) -> Any:
     """A tuned pipeline for baseline `name`, the plain FLOPs rule of thumb, or Algorithm 1 with
-    the paper's own impurity (`fastdeepiot_mse`: `settings` are the time-model settings)."""
+    the paper's own impurity (`fastdeepiot_mse`) or on the paper's x (`fastdeepiot_paperx`);
+    for those two, `settings` are the time-model settings."""
     if name == "flops":
         return Pipeline([("select", _select(["flops"])), ("model", LinearRegression())])
     if name == "fastdeepiot_mse":
         return build_time_model(layer, {**settings, "loss": "squared"})
+    if name == "fastdeepiot_paperx":
+        return build_time_model(layer, {**settings, "x": "paper"})
     pipeline = Pipeline(
         [
-            ("select", _select(input_columns(layer, settings["inputs"]))),
+            ("select", _select(input_columns(layer, settings["inputs"], x_variant(layer, settings)))),
             ("model", _regressor(name, settings["seed"])),
         ]
     )
@@ -99,7 +109,7 @@ def build_time_model(layer: str, settings: dict[str, Any]) -> Any:
     `grid` (e.g. min_samples_leaf) is chosen by CV on the training rows, like the baselines'."""
     tree = TreeLinearRegressor(
         split_columns=tuple(SPLIT_COLUMNS[layer]),
-        fit_columns=tuple(FIT_COLUMNS[layer]),
+        fit_columns=tuple(fit_columns(layer, x_variant(layer, settings))),
         mape_stop=settings["mape_stop"],
         min_samples_split=settings["min_samples_split"],
         min_samples_leaf=settings["min_samples_leaf"],

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 # Kept here rather than imported from fdi.baselines, so `fdi benchmark` never loads scikit-learn.
-MODEL_CHOICES = ["svr", "dt", "rf", "gbrt", "dnn", "flops", "fastdeepiot_mse"]
+MODEL_CHOICES = ["svr", "dt", "rf", "gbrt", "dnn", "flops", "fastdeepiot_mse", "fastdeepiot_paperx"]
 
 
 def _json(text: str) -> Any:
@@ -36,15 +36,12 @@ def _pairs(values: list[str]) -> dict[str, Path]:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from fdi.space import sample_scope
+    from fdi.space import sample_scope_from
 
-    config = {"seed": args.seed, "sweep": args.settings, "layers": {args.scope: args.settings}}
-    structures = sample_scope(args.scope, config)
+    structures = sample_scope_from(args.scope, args.kind, args.settings, args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     structures.to_parquet(args.out, index=False)
-    print(
-        f"{args.scope}: {len(structures)} components in {structures.network.nunique()} networks -> {args.out}"
-    )
+    print(f"{args.scope}: {len(structures)} rows in {structures.network.nunique()} networks -> {args.out}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -63,17 +60,92 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_benchmark(args: argparse.Namespace) -> None:
     from fdi.devices import run_benchmark
 
-    timings = run_benchmark(args.device, args.settings, args.graphs, args.out)
+    graphs: list[Path] = []
+    for path in args.graphs:
+        graphs.extend(sorted(path.glob("*.tflite")) if path.is_dir() else [path])
+    if args.graph_list:
+        graphs.extend(Path(line) for line in args.graph_list.read_text().split() if line)
+    if not graphs:
+        raise SystemExit("no graphs to benchmark: give --graphs DIR|FILE... or --graph-list FILE")
+    timings = run_benchmark(args.device, args.settings, graphs, args.out, args.reference)
+    components = timings[timings.role == "component"] if "role" in timings else timings
+    passes = components.groupby("id").size()
     print(
-        f"{args.device}: timed {timings.id.nunique()} graphs"
-        f" x {timings.repeat.nunique()} passes -> {args.out}"
+        f"{args.device}: timed {len(passes)} graphs in {passes.sum()} passes"
+        f" ({(passes > passes.min()).sum()} needed more than {passes.min()}) -> {args.out}"
     )
+
+
+def cmd_check_graphs(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from fdi.dataset import test_ids
+
+    structures = [pd.read_parquet(p) for p in args.structures]
+    ids = test_ids(structures, args.split)
+    by_id = {path.stem: path for directory in args.graph_dirs for path in Path(directory).glob("*.tflite")}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise SystemExit(f"no graph for {len(missing)} test components, e.g. {missing[:3]}")
+    networks = sorted(path for directory in args.network_dirs for path in Path(directory).glob("*.tflite"))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("".join(f"{path}\n" for path in [by_id[i] for i in ids] + networks))
+    print(f"{len(ids)} test components and {len(networks)} networks to time again -> {args.out}")
+
+
+def cmd_adaptive(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from fdi.adaptive import draw_round
+
+    structures = draw_round(
+        pd.read_parquet(args.dataset), args.time_model, args.settings, args.round, args.seed
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    structures.to_parquet(args.out, index=False)
+    for layer, group in structures.groupby("layer"):
+        print(
+            f"round {args.round}, {layer}: {len(group)} new structures "
+            f"around {group.parent.nunique()} parents "
+            f"(median out-of-fold error of the parents {100 * group.parent_error.median():.1f}%)"
+        )
+
+
+def cmd_export_reference(args: argparse.Namespace) -> None:
+    from fdi.export import export_reference
+
+    print(f"reference graph -> {export_reference(args.out)}")
+
+
+def cmd_networks(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from fdi.networks import load_models, networks_markdown, networks_table
+
+    structures = pd.concat([pd.read_parquet(p) for p in args.structures], ignore_index=True)
+    timings: dict[str, list[pd.DataFrame]] = {}
+    for path in args.timings:  # results/timings/DEVICE/SCOPE/SHARD.parquet
+        timings.setdefault(Path(path).parts[-3], []).append(pd.read_parquet(path))
+    checks = {device: pd.read_parquet(path) for device, path in _pairs(args.checks).items()}
+    datasets = {device: pd.read_parquet(path) for device, path in _pairs(args.datasets).items()}
+    table = networks_table(
+        structures,
+        {device: pd.concat(frames, ignore_index=True) for device, frames in timings.items()},
+        checks,
+        datasets,
+        load_models(args.models),
+        args.settings,
+    )
+    args.csv.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.csv, index=False)
+    args.markdown.write_text(networks_markdown(table))
+    print(args.markdown.read_text())
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
     from fdi.dataset import aggregate
 
-    aggregate(args.structures, args.timings, args.split, args.statistic, args.out)
+    aggregate(args.structures, args.timings, args.split, args.device_settings, args.out, args.check)
     print(f"dataset -> {args.out}")
 
 
@@ -86,7 +158,7 @@ def cmd_fit(args: argparse.Namespace) -> None:
     from fdi.dataset import layer_rows
     from fdi.evaluate import fit_on_train
 
-    rows = layer_rows(pd.read_parquet(args.dataset), args.layer)
+    rows = layer_rows(pd.read_parquet(args.dataset), args.layer, "all")
     start = time.perf_counter()
     estimator = fit_on_train(build_time_model(args.layer, args.settings), rows)
     seconds = time.perf_counter() - start
@@ -107,7 +179,7 @@ def cmd_baseline(args: argparse.Namespace) -> None:
     from fdi.dataset import layer_rows
     from fdi.evaluate import fit_on_train, test_predictions
 
-    rows = layer_rows(pd.read_parquet(args.dataset), args.layer)
+    rows = layer_rows(pd.read_parquet(args.dataset), args.layer, "all")
     estimator = fit_on_train(build_baseline(args.model, args.layer, args.settings), rows)
     if hasattr(estimator, "best_params_"):
         print(f"{args.model}: best parameters by cross-validation: {estimator.best_params_}")
@@ -214,7 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("sample", cmd_sample, "Sample the random networks of one layer type (or the Figure 1 sweep).")
-    p.add_argument("--scope", required=True, choices=["fc", "cnn", "gru", "lstm", "sweep"])
+    p.add_argument("--scope", required=True, help="fc, cnn, gru, lstm, sweep, a family or net_<family>")
+    p.add_argument(
+        "--kind",
+        required=True,
+        choices=["layer", "sweep", "family", "network"],
+        help="Table 2 random layers, the Figure 1 sweep, a family's layer shapes, or whole networks",
+    )
     p.add_argument("--settings", type=_json, required=True, help="the scope's settings (JSON)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="Parquet file of structures")
@@ -224,22 +302,55 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", type=int, required=True)
     p.add_argument("--out", type=Path, required=True, help="directory for the .tflite files")
 
-    p = add("benchmark", cmd_benchmark, "Time every .tflite graph of a directory on one device.")
+    p = add(
+        "adaptive",
+        cmd_adaptive,
+        "Draw one round of adaptive sampling: new structures around the rows the time model predicts worst "
+        "out of fold.",
+    )
+    p.add_argument(
+        "--dataset", type=Path, required=True, help="the device's dataset after the previous round"
+    )
+    p.add_argument("--time-model", type=_json, required=True, help="the time_model settings (JSON)")
+    p.add_argument("--settings", type=_json, required=True, help="the adaptive settings (JSON)")
+    p.add_argument("--round", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True)
+
+    p = add("export-reference", cmd_export_reference, "Export the fixed reference graph of the instrument.")
+    p.add_argument("--out", type=Path, required=True)
+
+    p = add(
+        "benchmark",
+        cmd_benchmark,
+        "Time .tflite graphs on one device, re-measuring until two passes agree, with a reference graph "
+        "timed in between.",
+    )
     p.add_argument("--device", required=True, help="the device's name in the config")
     p.add_argument("--settings", type=_json, required=True, help="this device's settings (JSON)")
-    p.add_argument("--graphs", type=Path, required=True)
+    p.add_argument("--graphs", type=Path, nargs="+", default=[], help="directories of graphs, or graph files")
+    p.add_argument("--graph-list", type=Path, help="a file naming one graph per line (added to --graphs)")
+    p.add_argument("--reference", type=Path, help="the reference graph timed every reference_every passes")
     p.add_argument("--out", type=Path, required=True, help="Parquet file of timings")
+
+    p = add("check-graphs", cmd_check_graphs, "List the test components' graphs, for the later check job.")
+    p.add_argument("--structures", type=Path, nargs="+", required=True)
+    p.add_argument("--graph-dirs", type=Path, nargs="+", required=True)
+    p.add_argument("--network-dirs", type=Path, nargs="*", default=[], help="every network graph is listed")
+    p.add_argument("--split", type=_json, required=True)
+    p.add_argument("--out", type=Path, required=True, help="text file, one graph path per line")
 
     p = add("aggregate", cmd_aggregate, "Join structures, Table 3 features and timings into one dataset.")
     p.add_argument("--structures", type=Path, nargs="+", required=True)
     p.add_argument("--timings", type=Path, nargs="+", required=True)
     p.add_argument("--split", type=_json, required=True, help='{"test_fraction": .25, "seed": 0}')
     p.add_argument(
-        "--statistic",
-        choices=["mean", "median", "min"],
-        default="median",
-        help="the target time: this statistic of a pass's runs",
+        "--device-settings",
+        type=_json,
+        required=True,
+        help="the device's settings (JSON): statistic, agree_tolerance, drift_tolerance",
     )
+    p.add_argument("--check", type=Path, help="timings of the test rows from the later check job")
     p.add_argument("--out", type=Path, required=True)
 
     p = add("fit", cmd_fit, "Fit Algorithm 1 on one layer type's training rows; write it as JSON.")
@@ -259,6 +370,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", nargs="+", required=True, metavar="DEVICE=PATH")
     p.add_argument("--models", nargs="+", required=True, help="results/models/DEVICE/LAYER.json files")
     p.add_argument("--baselines", nargs="*", default=[], help="results/baselines/DEVICE/LAYER/MODEL.parquet")
+    p.add_argument("--csv", type=Path, required=True)
+    p.add_argument("--markdown", type=Path, required=True)
+
+    p = add(
+        "networks", cmd_networks, "Whole networks: measured against predicted time (networks.csv and .md)."
+    )
+    p.add_argument(
+        "--structures", type=Path, nargs="+", required=True, help="results/structures/net_*.parquet"
+    )
+    p.add_argument(
+        "--timings", type=Path, nargs="+", required=True, help="results/timings/DEVICE/net_*/N.parquet"
+    )
+    p.add_argument("--checks", nargs="+", required=True, metavar="DEVICE=PATH")
+    p.add_argument("--datasets", nargs="+", required=True, metavar="DEVICE=PATH")
+    p.add_argument("--models", type=Path, nargs="+", required=True, help="results/models/DEVICE/LAYER.json")
+    p.add_argument("--settings", type=_json, required=True, help="{device: its settings} (JSON)")
     p.add_argument("--csv", type=Path, required=True)
     p.add_argument("--markdown", type=Path, required=True)
 

@@ -18,8 +18,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from fdi.devices import REFERENCE_ID, agreeing_pair
 from fdi.features import add_features
-from fdi.space import LAYER_TYPES
+from fdi.space import LAYER_TYPES, STRUCTURE_COLUMNS, SWEEP_SCOPE
+
+STRUCTURE_ALL = {c for columns in STRUCTURE_COLUMNS.values() for c in columns}
 
 STATISTICS = {"mean": np.mean, "median": np.median, "min": np.min}
 
@@ -41,10 +44,45 @@ def _pass_statistics(timings: pd.DataFrame) -> pd.DataFrame:
     return stats
 
 
-def summarise_timings(timings: pd.DataFrame, statistic: str = "median") -> pd.DataFrame:
-    """One row per component: the first pass's statistics, and the second pass's target statistic."""
+def _nearest_reference_drift(passes: pd.DataFrame, references: pd.DataFrame) -> pd.Series:
+    """Per pass: the nearest (in time) reference timing of the same device, as a ratio to the
+    device's median reference time, minus 1. NaN where no reference was timed."""
+    drift = pd.Series(np.nan, index=passes.index)
+    for device, group in passes.groupby("device"):
+        refs = references[references.device == device].sort_values("start_unix_s")
+        if refs.empty or "start_unix_s" not in group:
+            continue
+        ratio = refs.value.to_numpy() / np.median(refs.value.to_numpy()) - 1
+        starts = refs.start_unix_s.to_numpy()
+        position = np.searchsorted(starts, group.start_unix_s.to_numpy()).clip(1, len(starts)) - 1
+        after = (position + 1).clip(max=len(starts) - 1)
+        nearer = np.abs(starts[after] - group.start_unix_s.to_numpy()) < np.abs(
+            starts[position] - group.start_unix_s.to_numpy()
+        )
+        drift[group.index] = ratio[np.where(nearer, after, position)]
+    return drift
+
+
+def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "median") -> pd.DataFrame:
+    """One row per component: its time and the quality of its measurement.
+
+    `time_ms` is the mean of the two passes that agree within the device's `agree_tolerance`
+    with the lowest mean (the least disturbed agreeing pair; without a tolerance, the two fastest
+    passes; with one pass, that pass). Quality columns: `passes`, `spread` (slowest / fastest
+    pass - 1), `agreed`, `drift` (the interleaved reference graph's deviation nearest in time to
+    the chosen passes, if one was timed) and `flagged` (no agreeing pair, or drift beyond
+    `drift_tolerance`). The first pass's run statistics are kept, and `time_ms_repeat` is the
+    second pass (the within-job repeat).
+    """
+    if isinstance(settings, str):
+        settings = {"statistic": settings}
+    statistic = settings.get("statistic", "median")
     if statistic not in STATISTICS:
         raise ValueError(f"statistic must be one of {', '.join(STATISTICS)}, not {statistic!r}")
+    tolerance = settings.get("agree_tolerance")
+    drift_tolerance = settings.get("drift_tolerance")
+    timings = timings.reset_index(drop=True)
+    role = timings["role"] if "role" in timings else pd.Series("component", index=timings.index)
     stats = pd.concat([timings[["device", "id", "repeat", "fingerprint"]], _pass_statistics(timings)], axis=1)
     if stats[f"{statistic}_ms"].isna().any():
         device = stats.device[stats[f"{statistic}_ms"].isna()].iloc[0]
@@ -52,29 +90,53 @@ def summarise_timings(timings: pd.DataFrame, statistic: str = "median") -> pd.Da
             f"device {device!r} reports no {statistic} (benchmark_model gives mean and min, not every run's "
             f"time): set its statistic to mean or min"
         )
-    first = stats[stats.repeat == 0].set_index("id")
-    out = pd.DataFrame(
-        {
-            "device": first.device,
-            "time_ms": first[f"{statistic}_ms"],
-            "mean_ms": first.mean_ms,
-            "median_ms": first.median_ms,
-            "min_ms": first.min_ms,
-            "std_ms": first.std_ms,
-            "n_runs": first.n_runs.astype(int),
-            "statistic": statistic,
-            "fingerprint": first.fingerprint,
-        }
-    )
-    second = stats[stats.repeat == 1].set_index("id")[f"{statistic}_ms"]
-    out["time_ms_repeat"] = second.reindex(out.index)
-    return out.reset_index()
+    stats["value"] = stats[f"{statistic}_ms"]
+    if "start_unix_s" in timings:
+        stats["start_unix_s"] = timings.start_unix_s
+    references = stats[role == REFERENCE_ID]
+    stats = stats[role != REFERENCE_ID].sort_values(["id", "repeat"])
+    stats["drift"] = _nearest_reference_drift(stats, references) if len(references) else np.nan
+    rows = []
+    for component, group in stats.groupby("id", sort=True):
+        values = group.value.tolist()
+        pair = agreeing_pair(values, np.inf if tolerance is None else float(tolerance))
+        chosen = list(pair) if pair is not None else list(range(len(values)))
+        if tolerance is None and pair is None:
+            chosen = [0]
+        first = group.iloc[0]
+        drift = (
+            float(np.nanmean(group.drift.iloc[chosen])) if group.drift.iloc[chosen].notna().any() else np.nan
+        )
+        agreed = pair is not None or len(values) == 1
+        rows.append(
+            {
+                "id": component,
+                "device": first.device,
+                "time_ms": float(np.median([values[i] for i in chosen])),
+                "mean_ms": first.mean_ms,
+                "median_ms": first.median_ms,
+                "min_ms": first.min_ms,
+                "std_ms": first.std_ms,
+                "n_runs": int(first.n_runs),
+                "statistic": statistic,
+                "fingerprint": first.fingerprint,
+                "time_ms_repeat": values[1] if len(values) > 1 else np.nan,
+                "passes": len(values),
+                "spread": max(values) / min(values) - 1,
+                "agreed": agreed,
+                "drift": drift,
+                "flagged": (not agreed)
+                or (drift_tolerance is not None and not np.isnan(drift) and abs(drift) > drift_tolerance),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def assign_split(dataset: pd.DataFrame, test_fraction: float, seed: int) -> pd.Series:
-    """'train' / 'test' per row: a seeded split inside every scope (layer type)."""
+    """'train' / 'test' per row: a seeded split inside every scope and layer type. It depends on
+    the structures alone, so the later check job knows the test rows before the dataset exists."""
     split = pd.Series("train", index=dataset.index)
-    for _, group in dataset.groupby("scope", sort=True):
+    for _, group in dataset.groupby(["scope", "layer"], sort=True):
         ids = group.sort_values("id").index
         if len(ids) < 2:
             continue
@@ -83,38 +145,87 @@ def assign_split(dataset: pd.DataFrame, test_fraction: float, seed: int) -> pd.S
     return split
 
 
+def _layer_frames(structures: Iterable[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Structure frames split by layer type (a family's scope holds several), networks left out."""
+    frames = []
+    for frame in structures:
+        if "layer" not in frame:  # whole networks: timed whole, reported in the networks table
+            continue
+        for layer, part in frame.groupby("layer", sort=True):
+            columns = [c for c in part.columns if c not in STRUCTURE_ALL or c in STRUCTURE_COLUMNS[layer]]
+            part = part[columns].reset_index(drop=True)
+            frames.append(part.astype({"elements": "int64"}) if layer == "op" else add_features(part, layer))
+    return frames
+
+
+def test_ids(structures: Iterable[pd.DataFrame], split: dict[str, Any]) -> list[str]:
+    """The ids of the test rows of the layer and family scopes (the sweep excluded)."""
+    rows = pd.concat([f[["id", "scope", "layer"]] for f in structures if "layer" in f], ignore_index=True)
+    rows = rows[rows.scope != SWEEP_SCOPE].reset_index(drop=True)
+    return sorted(rows.id[assign_split(rows, split["test_fraction"], split["seed"]) == "test"])
+
+
 def build_dataset(
     structures: Iterable[pd.DataFrame],
     timings: pd.DataFrame,
     split: dict[str, Any],
-    statistic: str = "median",
+    settings: dict[str, Any] | str = "median",
+    check: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Join structures with their features and timings; every structure must have a timing."""
-    summary = summarise_timings(timings, statistic)
-    parts = []
-    for frame in structures:
-        layer = frame.layer.iloc[0]
-        parts.append(add_features(frame, layer))
-    joined = pd.concat(parts, ignore_index=True).merge(summary, on="id", how="left", validate="1:1")
+    """Join structures with their features and timings; every structure must have a timing.
+
+    `check` holds timings of the test rows taken again in a later, separate job: they give
+    `time_ms_check`, from which Table 5's noise floor is computed (drift between jobs shows in it).
+    """
+    summary = summarise_timings(timings, settings)
+    joined = pd.concat(_layer_frames(structures), ignore_index=True).merge(
+        summary, on="id", how="left", validate="1:1"
+    )
     missing = joined[joined.time_ms.isna()].id.tolist()
     if missing:
         raise ValueError(f"{len(missing)} components have no timing, e.g. {missing[:5]}")
     joined["split"] = assign_split(joined, split["test_fraction"], split["seed"])
+    # Adaptive rounds were drawn where the model erred on training rows: they train, never test.
+    joined.loc[joined.scope.str.startswith("adaptive"), "split"] = "train"
+    if check is not None and len(check):
+        checked = summarise_timings(check, settings).set_index("id").time_ms
+        joined["time_ms_check"] = joined.id.map(checked)
+    else:
+        joined["time_ms_check"] = np.nan
     return joined
 
 
 def aggregate(
-    structure_paths: list[Path], timing_paths: list[Path], split: dict[str, Any], statistic: str, out: Path
+    structure_paths: list[Path],
+    timing_paths: list[Path],
+    split: dict[str, Any],
+    settings: dict[str, Any],
+    out: Path,
+    check_path: Path | None = None,
 ) -> None:
     structures = [pd.read_parquet(p) for p in structure_paths]
     timings = pd.concat([pd.read_parquet(p) for p in timing_paths], ignore_index=True)
-    dataset = build_dataset(structures, timings, split, statistic)
+    check = pd.read_parquet(check_path) if check_path else None
+    dataset = build_dataset(structures, timings, split, settings, check)
     out.parent.mkdir(parents=True, exist_ok=True)
     dataset.to_parquet(out, index=False)
+    flagged = dataset[dataset.scope != SWEEP_SCOPE].groupby("layer").flagged.sum()
+    print(f"flagged components per layer type: {flagged.to_dict()}")
 
 
-def layer_rows(dataset: pd.DataFrame, layer: str) -> pd.DataFrame:
-    """The rows of one layer type's random sample (the sweep is kept apart, for Figure 1)."""
+SCOPE_GROUPS = ("all", "table2", "families")
+
+
+def layer_rows(dataset: pd.DataFrame, layer: str, group: str = "table2") -> pd.DataFrame:
+    """The rows of one layer type: of Table 2's random sample (`table2`, the paper's Table 5),
+    of the network families' layer shapes (`families`), or both (`all`); never the sweep."""
     if layer not in LAYER_TYPES:
         raise ValueError(f"unknown layer type {layer!r}")
-    return dataset[dataset.scope == layer].reset_index(drop=True)
+    if group not in SCOPE_GROUPS:
+        raise ValueError(f"scope group must be one of {', '.join(SCOPE_GROUPS)}, not {group!r}")
+    rows = dataset[(dataset.layer == layer) & (dataset.scope != SWEEP_SCOPE)]
+    if group == "table2":
+        rows = rows[rows.scope == layer]
+    elif group == "families":
+        rows = rows[rows.scope != layer]
+    return rows.reset_index(drop=True)

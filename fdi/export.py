@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import zlib
 from pathlib import Path
@@ -30,13 +31,41 @@ def _quiet_tensorflow() -> Any:
     return tf
 
 
+# The reference graph interleaved with every benchmark job: a mid-sized conv (~0.3 ms here), so
+# that a drift of the machine shows in its time. Fixed forever: changing it breaks comparisons.
+REFERENCE_COMPONENT = {
+    "id": "reference",
+    "layer": "cnn",
+    "in_height": 28,
+    "in_width": 28,
+    "kernel_h": 3,
+    "kernel_w": 3,
+    "in_channel": 32,
+    "out_channel": 32,
+    "padding": "same",
+    "stride_h": 1,
+    "stride_w": 1,
+}
+
+
 def build_keras_model(component: dict[str, Any]) -> Any:
-    """A one-layer Keras model for one component row."""
+    """A one-layer Keras model for one component row, or a whole network for a network row."""
     import keras
 
     seed = zlib.crc32(component["id"].encode())
     keras.utils.set_random_seed(seed)
+    if isinstance(component.get("family"), str):
+        from fdi.families import build_keras
+
+        widths = json.loads(component["widths"])
+        return build_keras(component["family"], widths, name=component["id"].replace("-", "_"))
     layer = component["layer"]
+    if layer == "op":
+        from fdi.families import build_op
+
+        return build_op(
+            component["op"], json.loads(component["shape"]), name=component["id"].replace("-", "_")
+        )
     if layer == "fc":
         inputs = keras.Input(shape=(int(component["in_dim"]),), batch_size=1)
         outputs = keras.layers.Dense(int(component["out_dim"]), activation="relu")(inputs)
@@ -46,7 +75,7 @@ def build_keras_model(component: dict[str, Any]) -> Any:
         outputs = keras.layers.Conv2D(
             int(component["out_channel"]),
             (int(component["kernel_h"]), int(component["kernel_w"])),
-            strides=int(component["stride"]),
+            strides=(int(component["stride_h"]), int(component["stride_w"])),
             padding=str(component["padding"]),
             activation="relu",
         )(inputs)
@@ -79,3 +108,12 @@ def export_shard(structures: pd.DataFrame, out_dir: str | Path) -> list[Path]:
         path.write_bytes(to_tflite(build_keras_model(component)))
         paths.append(path)
     return paths
+
+
+def export_reference(out: str | Path) -> Path:
+    """Write the fixed reference graph (REFERENCE_COMPONENT) to `out`."""
+    _quiet_tensorflow()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(to_tflite(build_keras_model(REFERENCE_COMPONENT)))
+    return out

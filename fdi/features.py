@@ -1,14 +1,27 @@
 """SPEC Table 3: the split features f and the explanatory variables x of every layer type.
 
-Pure and vectorised over DataFrames. FLOPs are counted as 2 x multiply-accumulates (the paper
-does not define its count; its Table 1 figures are ~3.9x the MAC count). RNN FLOPs count the
-gate matrix products of every step: 3 gates for GRU, 4 for LSTM.
+Pure and vectorised over DataFrames; the single place where a structure becomes numbers. FLOPs
+are counted as 2 x multiply-accumulates (the paper does not define its count; its Table 1
+figures are ~3.9x the MAC count). RNN FLOPs count the gate matrix products of every step: 3
+gates for GRU, 4 for LSTM. Convolutions may have non-square kernels and strides (DeepSense's
+1x18 kernels with stride 1x6): every spatial quantity is computed per axis.
+
+Two sets of explanatory variables x exist per layer type:
+- `paper`: SPEC's x = [FLOPs, mem, param_size] (+ step for GRU/LSTM);
+- `runtime`: x split along the costs LiteRT actually pays. A converted GRU/LSTM is a WHILE loop
+  whose body runs the whole cell every step: the input's and the state's matrix-vector products
+  (not hoisted out of the loop), the gates' element-wise work, and the loop's own per-step
+  overhead. A conv reads its input, builds an indirection buffer (mem_inter) and writes its
+  output at different costs per element. A fully-connected layer packs its input and writes its
+  output besides streaming its weights.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from fdi.space import STRUCTURE_COLUMNS
 
 MEMORY_COLUMNS = ["mem_in", "mem_out", "mem_inter"]
 
@@ -19,27 +32,55 @@ SPLIT_COLUMNS: dict[str, list[str]] = {
     "gru": ["in_dim", "out_dim", *MEMORY_COLUMNS, "param_size"],
     "lstm": ["in_dim", "out_dim", *MEMORY_COLUMNS, "param_size"],
 }
-# x: the variables every leaf fits on (x_rnn adds the per-step set-up cost).
-FIT_COLUMNS: dict[str, list[str]] = {
-    "fc": ["flops", "mem", "param_size"],
-    "cnn": ["flops", "mem", "param_size"],
-    "gru": ["flops", "mem", "param_size", "step"],
-    "lstm": ["flops", "mem", "param_size", "step"],
+_RNN_RUNTIME = ["input_flops", "recurrent_flops", "gate_elements", "step"]
+# x: the variables every leaf fits on, per variant.
+X_VARIANTS: dict[str, dict[str, list[str]]] = {
+    "paper": {
+        "fc": ["flops", "mem", "param_size"],
+        "cnn": ["flops", "mem", "param_size"],
+        "gru": ["flops", "mem", "param_size", "step"],
+        "lstm": ["flops", "mem", "param_size", "step"],
+    },
+    "runtime": {
+        "fc": ["flops", "mem_in", "mem_out"],
+        "cnn": ["flops", *MEMORY_COLUMNS, "param_size"],
+        "gru": list(_RNN_RUNTIME),
+        "lstm": list(_RNN_RUNTIME),
+    },
 }
+FIT_COLUMNS = X_VARIANTS["paper"]  # SPEC's x, the default where no variant is named
 _RNN_GATES = {"gru": 3, "lstm": 4}
 _RNN_MEMORY_FACTOR = {"gru": 1, "lstm": 2}  # LSTM carries (h, c): twice the in/out memory
 
 
-def _conv_output(size: pd.Series, kernel: pd.Series, stride: pd.Series, same: pd.Series) -> pd.Series:
-    """TensorFlow's padding rules: same -> ceil(n/s); valid -> ceil((n-k+1)/s)."""
+def fit_columns(layer: str, variant: str = "paper") -> list[str]:
+    """The explanatory variables x of one layer type under a named variant."""
+    if variant not in X_VARIANTS:
+        raise ValueError(f"unknown x variant {variant!r}; known: {', '.join(X_VARIANTS)}")
+    return list(X_VARIANTS[variant][layer])
+
+
+def conv_output(size: pd.Series, kernel: pd.Series, stride: pd.Series, same: pd.Series) -> pd.Series:
+    """TensorFlow's padding rules on one axis: same -> ceil(n/s); valid -> ceil((n-k+1)/s)."""
     same_size = -(-size // stride)
     valid_size = -(-(size - kernel + 1) // stride)
     return pd.Series(np.where(same, same_size, valid_size), index=size.index).astype("int64")
 
 
+def _ints(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Structure columns as int64 (a scope mixing layer types stores them as floats)."""
+    out = frame.copy()
+    for column in columns:
+        if column in out:
+            out[column] = out[column].astype("int64")
+    return out
+
+
 def add_features(structures: pd.DataFrame, layer: str) -> pd.DataFrame:
-    """Return `structures` of one layer type with Table 3's f and x columns appended."""
-    s = structures
+    """Return `structures` of one layer type with Table 3's f and every variant's x appended."""
+    if layer not in STRUCTURE_COLUMNS:
+        raise ValueError(f"unknown layer type {layer!r}")
+    s = _ints(structures, [c for c in STRUCTURE_COLUMNS[layer] if c != "padding"])
     out = s.copy()
     if layer == "fc":
         out["param_size"] = s.in_dim * s.out_dim + s.out_dim
@@ -49,8 +90,8 @@ def add_features(structures: pd.DataFrame, layer: str) -> pd.DataFrame:
         macs = s.in_dim * s.out_dim
     elif layer == "cnn":
         same = s.padding == "same"
-        out["out_height"] = _conv_output(s.in_height, s.kernel_h, s.stride, same)
-        out["out_width"] = _conv_output(s.in_width, s.kernel_w, s.stride, same)
+        out["out_height"] = conv_output(s.in_height, s.kernel_h, s.stride_h, same)
+        out["out_width"] = conv_output(s.in_width, s.kernel_w, s.stride_w, same)
         out_hw = out.out_height * out.out_width
         kernel_area = s.kernel_h * s.kernel_w
         out["param_size"] = kernel_area * s.in_channel * s.out_channel + 1
@@ -58,16 +99,17 @@ def add_features(structures: pd.DataFrame, layer: str) -> pd.DataFrame:
         out["mem_out"] = out_hw * s.out_channel
         out["mem_inter"] = out_hw * kernel_area * s.in_channel
         macs = out_hw * s.out_channel * kernel_area * s.in_channel
-    elif layer in _RNN_GATES:
+    else:
         gates = _RNN_GATES[layer]
         factor = _RNN_MEMORY_FACTOR[layer]
         out["param_size"] = gates * s.out_dim * (s.in_dim + s.out_dim + 1)
         out["mem_in"] = factor * s.step * s.in_dim
         out["mem_out"] = factor * s.step * s.out_dim
         out["mem_inter"] = gates * s.step * s.out_dim
+        out["input_flops"] = 2 * s.step * gates * s.out_dim * s.in_dim
+        out["recurrent_flops"] = 2 * s.step * gates * s.out_dim * s.out_dim
+        out["gate_elements"] = s.step * gates * s.out_dim
         macs = s.step * gates * s.out_dim * (s.in_dim + s.out_dim)
-    else:
-        raise ValueError(f"unknown layer type {layer!r}")
     out["flops"] = 2 * macs
     out["mem"] = out.mem_in + out.mem_out + out.mem_inter
     for column in ["param_size", *MEMORY_COLUMNS, "flops", "mem"]:

@@ -24,16 +24,22 @@ class NetworkLayers:
 
 def _stride_and_padding(
     size: tuple[int, int], kernel: tuple[int, int], out: tuple[int, int]
-) -> tuple[int, str]:
-    for stride in range(1, 9):
-        for padding in ("same", "valid"):
-            sizes = [
-                math.ceil(n / stride) if padding == "same" else math.ceil((n - k + 1) / stride)
-                for n, k in zip(size, kernel, strict=True)
+) -> tuple[int, int, str]:
+    """(stride_h, stride_w, padding) that reproduce a conv's output size (strides up to 32)."""
+    for padding in ("same", "valid"):
+        strides = []
+        for n, k, o in zip(size, kernel, out, strict=True):
+            fits = [
+                s
+                for s in range(1, 33)
+                if (math.ceil(n / s) if padding == "same" else math.ceil((n - k + 1) / s)) == o
             ]
-            if tuple(sizes) == out:
-                return stride, padding
-    raise ValueError(f"conv with input {size}, kernel {kernel} cannot give output {out} with equal strides")
+            if not fits:
+                break
+            strides.append(fits[0])
+        else:
+            return strides[0], strides[1], padding
+    raise ValueError(f"conv with input {size}, kernel {kernel} cannot give output {out}")
 
 
 def read_tflite(path: Path) -> NetworkLayers:
@@ -49,10 +55,13 @@ def read_tflite(path: Path) -> NetworkLayers:
             out_dim, in_dim = (int(v) for v in tensors[inputs[1]]["shape"])
             result.layers.append({"name": name, "layer": "fc", "in_dim": in_dim, "out_dim": out_dim})
         elif kind == "CONV_2D":
-            _, height, width, in_channel = (int(v) for v in tensors[inputs[0]]["shape"])
+            # A batch > 1 (DeepSense's merged convs run per interval) is folded into the height:
+            # XNNPACK's cost is per output pixel, whichever image the pixel belongs to.
+            batch, height, width, in_channel = (int(v) for v in tensors[inputs[0]]["shape"])
             out_channel, kh, kw, _ = (int(v) for v in tensors[inputs[1]]["shape"])
             _, oh, ow, _ = (int(v) for v in tensors[outputs[0]]["shape"])
-            stride, padding = _stride_and_padding((height, width), (kh, kw), (oh, ow))
+            stride_h, stride_w, padding = _stride_and_padding((height, width), (kh, kw), (oh, ow))
+            height *= batch
             result.layers.append(
                 {
                     "name": name,
@@ -64,7 +73,8 @@ def read_tflite(path: Path) -> NetworkLayers:
                     "in_channel": in_channel,
                     "out_channel": out_channel,
                     "padding": padding,
-                    "stride": stride,
+                    "stride_h": stride_h,
+                    "stride_w": stride_w,
                 }
             )
         elif kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":
@@ -107,7 +117,8 @@ def read_keras(path: Path) -> NetworkLayers:
                     "in_channel": int(shape[3]),
                     "out_channel": layer.filters,
                     "padding": layer.padding,
-                    "stride": layer.strides[0],
+                    "stride_h": layer.strides[0],
+                    "stride_w": layer.strides[1],
                 }
             )
         elif kind in ("GRU", "LSTM"):

@@ -57,7 +57,8 @@ def _describe(layer: dict[str, Any]) -> str:
     if layer["layer"] == "cnn":
         return (
             f"{layer['in_height']}x{layer['in_width']}x{layer['in_channel']} -> {layer['out_channel']}, "
-            f"{layer['kernel_h']}x{layer['kernel_w']}/{layer['stride']} {layer['padding']}"
+            f"{layer['kernel_h']}x{layer['kernel_w']}/{layer['stride_h']}x{layer['stride_w']} "
+            f"{layer['padding']}"
         )
     if layer["layer"] == "fc":
         return f"{layer['in_dim']} -> {layer['out_dim']}"

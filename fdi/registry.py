@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from fdi.features import FIT_COLUMNS, SPLIT_COLUMNS
+from fdi.dataset import layer_rows
+from fdi.features import SPLIT_COLUMNS, X_VARIANTS
 from fdi.space import STRUCTURE_COLUMNS
 from fdi.tree import TreeLinearRegressor
 
@@ -50,8 +51,9 @@ def registry_key(fingerprint: dict[str, Any]) -> str:
 
 def measured_ranges(dataset: pd.DataFrame, layer: str) -> dict[str, list[float]]:
     """[min, max] of every numeric structure column and feature over a layer type's components."""
-    rows = dataset[dataset.scope == layer]
-    columns = dict.fromkeys(STRUCTURE_COLUMNS[layer] + SPLIT_COLUMNS[layer] + FIT_COLUMNS[layer])
+    rows = layer_rows(dataset, layer, "all")
+    variants = [column for names in X_VARIANTS.values() for column in names[layer]]
+    columns = dict.fromkeys(STRUCTURE_COLUMNS[layer] + SPLIT_COLUMNS[layer] + variants)
     return {
         column: [float(rows[column].min()), float(rows[column].max())]
         for column in columns

@@ -1,12 +1,15 @@
-rule aggregate:
-    """One device's dataset: structures, Table 3 features, timing statistics, train/test split."""
+rule aggregate_round:
+    """One device's dataset after the campaign (round 0) and after each adaptive round: structures,
+    Table 3 features, timings with their quality (passes, spread, drift, flagged), the later check
+    job's times, and the train/test split (adaptive rows always train)."""
     input:
-        structures=structure_files,
-        timings=timing_files,
+        structures=round_structure_files,
+        timings=round_timing_files,
+        check="results/timings/{device}/check.parquet",
     output:
-        "results/dataset/{device}.parquet",
+        "results/dataset/{device}/round{round}.parquet",
     log:
-        "results/logs/aggregate/{device}.log",
+        "results/logs/aggregate/{device}/round{round}.log",
     localrule: True
     conda:
         "../envs/fdi.yaml"
@@ -15,7 +18,25 @@ rule aggregate:
         runtime=10,
     params:
         split=as_json(config["split"]),
-        statistic=device_statistic,
+        settings=device_settings,
     shell:
-        "fdi aggregate --structures {input.structures:q} --timings {input.timings:q}"
-        " --split {params.split:q} --statistic {params.statistic} --out {output:q} > {log:q} 2>&1"
+        "fdi aggregate --structures {input.structures:q} --timings {input.timings:q} --check {input.check:q}"
+        " --split {params.split:q} --device-settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule dataset:
+    """A device's dataset for the models: the one after the last adaptive round."""
+    input:
+        f"results/dataset/{{device}}/round{ROUNDS}.parquet",
+    output:
+        "results/dataset/{device}.parquet",
+    log:
+        "results/logs/aggregate/{device}/final.log",
+    localrule: True
+    conda:
+        "../envs/fdi.yaml"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    shell:
+        "cp {input:q} {output:q} 2> {log:q}"

@@ -3,12 +3,17 @@ import json
 
 from snakemake.utils import validate
 
-from fdi.space import shard_count
+from fdi import adaptive, space
 
 validate(config, "../config/config.schema.yaml")
 
 LAYERS = [layer for layer in ("fc", "cnn", "gru", "lstm") if layer in config["layers"]]
-SCOPES = LAYERS + (["sweep"] if "sweep" in config else [])
+FAMILIES = list(config.get("families", {}))
+# Scopes whose components go into each device's dataset, and the whole-network scopes.
+SCOPES = LAYERS + FAMILIES + (["sweep"] if "sweep" in config else [])
+NETWORK_SCOPES = [f"{space.FAMILY_PREFIX}{family}" for family in config.get("networks", {})]
+ADAPTIVE = config.get("adaptive", {"rounds": 0})
+ROUNDS = int(ADAPTIVE["rounds"])
 DEVICES = list(config["devices"])
 BASELINES = config["baselines"]["models"]
 
@@ -23,11 +28,12 @@ DEVICE_RESOURCES = {
 
 
 wildcard_constraints:
-    scope="fc|cnn|gru|lstm|sweep",
+    scope="|".join(SCOPES + NETWORK_SCOPES),
     layer="fc|cnn|gru|lstm",
     device="[A-Za-z][A-Za-z0-9_]*",
     shard=r"\d+",
-    model="svr|dt|rf|gbrt|dnn|flops|fastdeepiot_mse",
+    round=r"\d+",
+    model="svr|dt|rf|gbrt|dnn|flops|fastdeepiot_mse|fastdeepiot_paperx",
 
 
 def as_json(value):
@@ -36,8 +42,12 @@ def as_json(value):
 
 
 def scope_settings(wildcards):
-    scope = wildcards.scope
-    return as_json(config["sweep"] if scope == "sweep" else config["layers"][scope])
+    """Only this scope's settings: editing another scope never resamples this one."""
+    return as_json(space.scope_settings(wildcards.scope, config))
+
+
+def scope_kind(wildcards):
+    return space.scope_kind(wildcards.scope, config)
 
 
 def device_settings(wildcards):
@@ -54,13 +64,11 @@ def benchmark_threads(wildcards):
     return 1
 
 
-def device_statistic(wildcards):
-    return config["devices"][wildcards.device]["statistic"]
 
 
 def baseline_settings(wildcards):
     """Only this model's settings: editing one model's grid reruns only that model."""
-    if wildcards.model == "fastdeepiot_mse":
+    if wildcards.model in ("fastdeepiot_mse", "fastdeepiot_paperx"):
         return as_json(config["time_model"])
     baselines = config["baselines"]
     return as_json(
@@ -77,12 +85,54 @@ def structure_files(wildcards=None):
     return expand("results/structures/{scope}.parquet", scope=SCOPES)
 
 
-def timing_files(wildcards):
+def network_structure_files(wildcards=None):
+    return expand("results/structures/{scope}.parquet", scope=NETWORK_SCOPES)
+
+
+def graph_dirs(scopes):
     return [
-        f"results/timings/{wildcards.device}/{scope}/{shard}.parquet"
-        for scope in SCOPES
-        for shard in range(shard_count(scope, config))
+        f"results/graphs/{scope}/{shard}"
+        for scope in scopes
+        for shard in range(space.shard_count(scope, config))
     ]
+
+
+def device_timing_files(device, scopes):
+    """One device's campaign timings: every shard of `scopes`."""
+    return [
+        f"results/timings/{device}/{scope}/{shard}.parquet"
+        for scope in scopes
+        for shard in range(space.shard_count(scope, config))
+    ]
+
+
+def adaptive_structure_files(device, rounds):
+    return [f"results/structures/{device}/adaptive{r}.parquet" for r in range(1, rounds + 1)]
+
+
+def adaptive_timing_files(device, rounds):
+    return [
+        f"results/timings/{device}/adaptive{r}/{shard}.parquet"
+        for r in range(1, rounds + 1)
+        for shard in range(adaptive.shard_count(ADAPTIVE))
+    ]
+
+
+def round_structure_files(wildcards):
+    """The structures of the campaign and of the device's adaptive rounds up to this one."""
+    return structure_files() + adaptive_structure_files(wildcards.device, int(wildcards.round))
+
+
+def round_timing_files(wildcards):
+    return timing_files(wildcards) + adaptive_timing_files(wildcards.device, int(wildcards.round))
+
+
+def timing_files(wildcards):
+    return device_timing_files(wildcards.device, SCOPES)
+
+
+def network_timing_files(wildcards):
+    return device_timing_files(wildcards.device, NETWORK_SCOPES)
 
 
 def dataset_pairs(files):

@@ -1,5 +1,5 @@
 rule export:
-    """One shard of structures -> one LiteRT .tflite graph per component (TensorFlow/Keras)."""
+    """One shard of structures -> one LiteRT .tflite graph per component or network (TensorFlow/Keras)."""
     input:
         "results/structures/{scope}.parquet",
     output:
@@ -14,3 +14,19 @@ rule export:
         runtime=30,
     shell:
         "fdi export --structures {input:q} --shard {wildcards.shard} --out {output:q} > {log:q} 2>&1"
+
+
+rule export_reference:
+    """The fixed reference graph every benchmark job times in between, so machine drift shows."""
+    output:
+        "results/graphs/reference.tflite",
+    log:
+        "results/logs/export/reference.log",
+    conda:
+        "../envs/export.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    shell:
+        "fdi export-reference --out {output:q} > {log:q} 2>&1"

@@ -1,5 +1,6 @@
 rule sample:
-    """Random networks of one layer type in its scope (or the Figure 1 sweep), seeded."""
+    """One scope's structures, seeded: a layer type's random networks (Table 2), the Figure 1
+    sweep, a network family's layer shapes under random widths, or whole random-width networks."""
     output:
         "results/structures/{scope}.parquet",
     log:
@@ -12,7 +13,8 @@ rule sample:
         runtime=5,
     params:
         settings=scope_settings,
+        kind=scope_kind,
         seed=config["seed"],
     shell:
-        "fdi sample --scope {wildcards.scope} --settings {params.settings:q} --seed {params.seed}"
-        " --out {output:q} > {log:q} 2>&1"
+        "fdi sample --scope {wildcards.scope} --kind {params.kind} --settings {params.settings:q}"
+        " --seed {params.seed} --out {output:q} > {log:q} 2>&1"

@@ -35,7 +35,8 @@ def graphs(tmp_path_factory):
             "in_channel": 4,
             "out_channel": 8,
             "padding": "same",
-            "stride": 1,
+            "stride_h": 1,
+            "stride_w": 1,
         },
         {"id": "gru-n000-c00", "layer": "gru", "in_dim": 8, "out_dim": 4, "step": 8},
     ]

@@ -23,40 +23,54 @@ def test_markdown_marks_the_best_model():
             {
                 "device": "host",
                 "layer": "cnn",
+                "scope": "table2",
                 "metric": "MAPE %",
                 "FastDeepIoT": 3.0,
                 "SVR": 40.0,
                 "noise_floor": 0.5,
                 "n_train": 300,
                 "n_test": 100,
+                "flagged": 2,
+                "n": 400,
             },
             {
                 "device": "host",
                 "layer": "cnn",
+                "scope": "table2",
                 "metric": "R2",
                 "FastDeepIoT": 0.9,
                 "SVR": 0.99,
                 "noise_floor": 1.0,
                 "n_train": 300,
                 "n_test": 100,
+                "flagged": 2,
+                "n": 400,
             },
         ]
     )
     lines = table5_markdown(table).splitlines()
     assert "**3.0%**" in lines[2] and "40.0%" in lines[2]
     assert "**0.990**" in lines[3]
+    assert lines[2].endswith("| 300 / 100 | 2 / 400 |")
 
 
-def test_timing_summary_keeps_the_first_pass_as_target_and_the_second_as_repeat():
+def test_within_ten_percent_by_hand():
+    result = score(np.array([1.0, 2.0, 4.0, 10.0]), np.array([1.05, 2.5, 3.7, 10.0]))
+    assert result["within ±10% %"] == pytest.approx(75.0)  # 5%, 25%, 7.5%, 0%
+
+
+def test_timing_summary_takes_the_mean_of_the_two_fastest_passes_without_a_tolerance():
     timings = pd.DataFrame(
         [
             {"device": "d", "id": "a", "repeat": 0, "runs_ms": [1.0, 3.0], "fingerprint": "{}"},
             {"device": "d", "id": "a", "repeat": 1, "runs_ms": [2.0, 2.5], "fingerprint": "{}"},
+            {"device": "d", "id": "a", "repeat": 2, "runs_ms": [4.0, 4.0], "fingerprint": "{}"},
         ]
     )
     row = summarise_timings(timings).iloc[0]
-    assert row.time_ms == 2.0 and row.time_ms_repeat == 2.25 and row.n_runs == 2
-    assert row.std_ms == 1.0
+    # pass medians 2.0, 2.25, 4.0: the two fastest are averaged; the run statistics are the first pass's
+    assert row.time_ms == pytest.approx(2.125) and row.time_ms_repeat == 2.25 and row.n_runs == 2
+    assert row.std_ms == 1.0 and row.passes == 3 and row.spread == pytest.approx(1.0)
 
 
 def test_timing_statistic_is_selectable():
@@ -66,8 +80,8 @@ def test_timing_statistic_is_selectable():
             {"device": "d", "id": "a", "repeat": 1, "runs_ms": [1.1, 1.3, 1.0], "fingerprint": "{}"},
         ]
     )
-    assert summarise_timings(timings, "median").iloc[0].time_ms == 1.2
-    assert summarise_timings(timings, "mean").iloc[0].time_ms == pytest.approx(11.2 / 3)
+    assert summarise_timings(timings, "median").iloc[0].time_ms == pytest.approx((1.2 + 1.1) / 2)
+    assert summarise_timings(timings, "mean").iloc[0].time_ms == pytest.approx((11.2 / 3 + 3.4 / 3) / 2)
     row = summarise_timings(timings, "min").iloc[0]
     assert (row.time_ms, row.time_ms_repeat, row.median_ms) == (1.0, 1.0, 1.2)
     with pytest.raises(ValueError, match="statistic must be"):
@@ -76,6 +90,7 @@ def test_timing_statistic_is_selectable():
 
 def test_split_is_seeded_per_scope():
     data = pd.DataFrame({"id": [f"x{i:03d}" for i in range(100)], "scope": ["fc"] * 60 + ["gru"] * 40})
+    data["layer"] = data.scope
     first = assign_split(data, 0.25, seed=3)
     assert first.equals(assign_split(data.sample(frac=1, random_state=1).sort_index(), 0.25, seed=3))
     assert (first[data.scope == "fc"] == "test").sum() == 15

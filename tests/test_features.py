@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from fdi.features import add_features
+from fdi.features import add_features, fit_columns
 
 
 def one(layer: str, **structure) -> pd.Series:
@@ -29,7 +29,8 @@ def test_cnn_same_padding_stride_two_by_hand():
         in_channel=4,
         out_channel=8,
         padding="same",
-        stride=2,
+        stride_h=2,
+        stride_w=2,
     )
     assert (row.out_height, row.out_width) == (16, 15)
     assert row.param_size == 3 * 3 * 4 * 8 + 1 == 289
@@ -51,7 +52,8 @@ def test_cnn_valid_padding_by_hand():
         in_channel=3,
         out_channel=5,
         padding="valid",
-        stride=1,
+        stride_h=1,
+        stride_w=1,
     )
     assert (row.out_height, row.out_width) == (24, 22)
     assert row.mem_out == 24 * 22 * 5 == 2640
@@ -66,7 +68,8 @@ def test_cnn_valid_padding_by_hand():
         in_channel=3,
         out_channel=5,
         padding="valid",
-        stride=2,
+        stride_h=2,
+        stride_w=2,
     )
     assert (row2.out_height, row2.out_width) == (12, 11)
 
@@ -88,3 +91,53 @@ def test_lstm_by_hand():
 def test_unknown_layer_is_rejected():
     with pytest.raises(ValueError, match="unknown layer type 'rnn'"):
         add_features(pd.DataFrame([{"in_dim": 1}]), "rnn")
+
+
+def test_non_square_kernel_and_stride_by_hand():
+    # DeepSense's first conv: 20 intervals x 60 features, kernel 1x18, stride 1x6, valid:
+    # out = (20-1+1)/1 x ceil((60-18+1)/6) = 20 x ceil(43/6) = 20 x 8
+    row = one(
+        "cnn",
+        in_height=20,
+        in_width=60,
+        kernel_h=1,
+        kernel_w=18,
+        in_channel=1,
+        out_channel=64,
+        padding="valid",
+        stride_h=1,
+        stride_w=6,
+    )
+    assert (row.out_height, row.out_width) == (20, 8)
+    assert row.param_size == 1 * 18 * 1 * 64 + 1 == 1153
+    assert row.mem_in == 20 * 60 == 1200
+    assert row.mem_out == 20 * 8 * 64 == 10240
+    assert row.mem_inter == 20 * 8 * 18 == 2880
+    assert row.flops == 2 * 20 * 8 * 64 * 18 == 368640
+    # The same conv with the strides swapped is a different layer: 1x18 stride 6x1 on 20x60.
+    swapped = one(
+        "cnn",
+        in_height=20,
+        in_width=60,
+        kernel_h=1,
+        kernel_w=18,
+        in_channel=1,
+        out_channel=64,
+        padding="same",
+        stride_h=6,
+        stride_w=1,
+    )
+    assert (swapped.out_height, swapped.out_width) == (4, 60)  # ceil(20/6) x 60
+
+
+def test_runtime_x_splits_a_recurrent_layer_into_its_per_step_costs():
+    row = one("lstm", in_dim=20, out_dim=30, step=10)
+    # per step: 4 gates x 30 units x 20 inputs (input product), x 30 states (recurrent product)
+    assert row.input_flops == 2 * 10 * 4 * 30 * 20 == 48000
+    assert row.recurrent_flops == 2 * 10 * 4 * 30 * 30 == 72000
+    assert row.input_flops + row.recurrent_flops == row.flops
+    assert row.gate_elements == 10 * 4 * 30
+    assert fit_columns("lstm", "runtime") == ["input_flops", "recurrent_flops", "gate_elements", "step"]
+    assert fit_columns("lstm", "paper") == ["flops", "mem", "param_size", "step"]
+    with pytest.raises(ValueError, match="unknown x variant"):
+        fit_columns("lstm", "magic")

@@ -94,7 +94,8 @@ def test_predict_sums_the_per_layer_predictions(tiny_run, small_network):
                 "in_channel": 3,
                 "out_channel": 8,
                 "padding": "same",
-                "stride": 1,
+                "stride_h": 1,
+                "stride_w": 1,
             },
             {
                 "in_height": 16,
@@ -104,7 +105,8 @@ def test_predict_sums_the_per_layer_predictions(tiny_run, small_network):
                 "in_channel": 8,
                 "out_channel": 12,
                 "padding": "valid",
-                "stride": 2,
+                "stride_h": 2,
+                "stride_w": 2,
             },
         ]
     )

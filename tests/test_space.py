@@ -30,7 +30,8 @@ def test_paper_scope_is_respected(layer):
     if layer == "cnn":
         kernels = set(zip(frame.kernel_h, frame.kernel_w, strict=True))
         assert kernels <= {tuple(k) for k in scope["kernel"]}
-        assert set(frame.padding) <= {"valid", "same"} and set(frame.stride) <= {1, 2}
+        assert set(frame.padding) <= {"valid", "same"} and set(frame.stride_h) <= {1, 2}
+        assert (frame.stride_h == frame.stride_w).all()
     if layer in ("gru", "lstm"):
         assert set(frame.step) <= set(scope["step"])
     low, high = settings["components_per_network"]
@@ -40,9 +41,9 @@ def test_paper_scope_is_respected(layer):
     assert frame.id.is_unique
 
 
-def test_default_config_measures_at_least_300_components_per_type():
+def test_default_config_measures_at_least_200_random_components_per_type():
     for layer in ["fc", "cnn", "gru", "lstm"]:
-        assert len(sample_scope(layer, DEFAULT)) >= 300
+        assert len(sample_scope(layer, DEFAULT)) >= 200
 
 
 def test_valid_padding_never_produces_an_empty_output():
@@ -62,8 +63,8 @@ def test_valid_padding_never_produces_an_empty_output():
     }
     frame = sample_networks("cnn", settings, seed=1)
     for row in frame.itertuples():
-        assert conv_output_size(row.in_height, row.kernel_h, row.stride, "valid") >= 1
-        assert conv_output_size(row.in_width, row.kernel_w, row.stride, "valid") >= 1
+        assert conv_output_size(row.in_height, row.kernel_h, row.stride_h, "valid") >= 1
+        assert conv_output_size(row.in_width, row.kernel_w, row.stride_w, "valid") >= 1
 
 
 def test_impossible_scope_names_the_keys():

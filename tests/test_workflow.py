@@ -8,20 +8,47 @@ import yaml
 from fake_adb import FakeAdbServer, FakeDevice, stand_in_benchmark_model
 
 from conftest import board_settings, job_counts, snakemake
+from fdi.adaptive import shard_count
+from fdi.space import sample_scope
 from fdi.tree import TreeLinearRegressor
 
 
 def test_table5_has_every_layer_metric_and_model(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/table5.csv")
     assert sorted(table.layer.unique()) == ["cnn", "fc", "gru", "lstm"]
-    assert sorted(table.metric.unique()) == ["MAE ms", "MAPE %", "R2"]
-    assert len(table) == 4 * 3
-    models = ["FastDeepIoT", "FastDeepIoT-MSE", "SVR", "DT", "RF", "GBRT", "DNN", "FLOPs"]
-    for column in [*models, "noise_floor"]:
-        assert table[column].notna().all(), column
+    assert sorted(table.metric.unique()) == ["MAE ms", "MAPE %", "R2", "within ±10% %"]
+    # Table 2's layers for every type; the families' layer shapes for conv, FC and GRU (no LSTM).
+    groups = table.groupby("scope").layer.unique().map(sorted).to_dict()
+    assert groups == {"families": ["cnn", "fc", "gru"], "table2": ["cnn", "fc", "gru", "lstm"]}
+    assert len(table) == 7 * 4
+    models = [
+        "FastDeepIoT",
+        "FastDeepIoT-MSE",
+        "FastDeepIoT-paper-x",
+        "SVR",
+        "DT",
+        "RF",
+        "GBRT",
+        "DNN",
+        "FLOPs",
+    ]
     mape = table[table.metric == "MAPE %"]
+    for column in [*models, "noise_floor"]:
+        assert mape[column].notna().all(), column
     assert (mape[["FastDeepIoT", "noise_floor"]] > 0).all().all()
+    within = table[table.metric == "within ±10% %"]
+    assert within.FastDeepIoT.between(0, 100).all()
+    assert (table.flagged <= table.n).all()
     assert "FastDeepIoT" in (tiny_run / "results/tables/table5.md").read_text()
+
+
+def test_whole_networks_are_timed_and_predicted(tiny_run):
+    table = pd.read_csv(tiny_run / "results/tables/networks.csv")
+    assert table.groupby("family").size().to_dict() == {"deepsense": 3, "vgg": 2}
+    assert (table.measured_ms > 0).all() and (table.check_ms > 0).all()
+    assert (table.predicted_layers_ms > 0).all() and (table.predicted_ops_ms >= 0).all()
+    assert (table.passes >= 2).all()
+    assert "Spearman" in (tiny_run / "results/tables/networks.md").read_text()
 
 
 def test_dataset_holds_real_timings_with_fingerprint(tiny_run):
@@ -31,10 +58,30 @@ def test_dataset_holds_real_timings_with_fingerprint(tiny_run):
     fingerprint = json.loads(dataset.fingerprint.iloc[0])
     assert fingerprint["threads"] == 1 and fingerprint["runtime"] == "ai-edge-litert"
     assert (dataset.statistic == "median").all()
-    assert (dataset.time_ms == dataset.median_ms).all()
     assert fingerprint["cpu_model"] and fingerprint["kernel"]
+    # Quality: at least 2 passes each; the target is the mean of two of them.
+    assert (dataset.passes >= 2).all() and dataset.passes.max() <= 3
+    assert (dataset.spread >= 0).all() and (~dataset.agreed <= dataset.flagged).all()
+    assert dataset.drift.notna().all()  # the reference graph was timed in every job
     counts = dataset.groupby("scope").size().to_dict()
-    assert counts == {"fc": 18, "cnn": 18, "gru": 18, "lstm": 18, "sweep": 6}
+    config = yaml.safe_load((tiny_run / "config/config.yaml").read_text())
+    family_rows = {
+        family: len(sample_scope(family, config)[lambda f: f.layer != "op"])
+        for family in ("vgg", "deepsense")
+    }
+    assert {k: v for k, v in counts.items() if k not in family_rows} == {
+        "fc": 18,
+        "cnn": 18,
+        "gru": 18,
+        "lstm": 18,
+        "sweep": 6,
+    }
+    ops = dataset[dataset.layer == "op"].groupby("scope").size().to_dict()
+    assert {k: counts[k] - ops.get(k, 0) for k in family_rows} == family_rows
+    assert set(dataset[dataset.layer == "op"].op) == {"max_pool", "softmax", "concatenation", "mean"}
+    # The later check job timed every test component again.
+    test = dataset[(dataset.split == "test") & (dataset.scope != "sweep")]
+    assert test.time_ms_check.notna().all() and dataset[dataset.split == "train"].time_ms_check.isna().all()
     test_share = (dataset[dataset.scope != "sweep"].split == "test").mean()
     assert 0.2 < test_share < 0.35
 
@@ -62,7 +109,7 @@ def test_an_interrupted_campaign_remeasures_only_the_missing_shard(tiny_run):
         shutil.rmtree(tiny_run / "results" / stage)
     result = snakemake(tiny_run, "-n", "--cores", "2")
     counts = job_counts(result.stdout + result.stderr)
-    assert counts["benchmark"] == 1 and counts["aggregate"] == 1
+    assert counts["benchmark"] == 1 and counts["check"] == 1 and counts["aggregate_round"] == 2
     assert "export" not in counts and "sample" not in counts
     snakemake(tiny_run, "--cores", "2")  # finish the campaign, so test order does not matter
     assert "Nothing to be done" in snakemake(tiny_run, "-n", "--cores", "2").stdout
@@ -95,15 +142,22 @@ def test_a_phone_and_a_board_added_to_a_finished_workflow_run_only_their_own_job
         planned = snakemake(workdir, "-n", "--cores", "2")
         counts = job_counts(planned.stdout)
         n_layers, n_models, n_new = 4, len(config["baselines"]["models"]), 2
+        adaptive_shards = shard_count(config["adaptive"])
         assert counts == {
-            "benchmark": 6 * n_new,
-            "aggregate": n_new,
+            "benchmark": 10 * n_new,  # fc 2 shards, cnn, gru, lstm, sweep, vgg, deepsense, 2 network scopes
+            "check": n_new,
+            "aggregate_round": 2 * n_new,  # the campaign, then the adaptive round
+            "adaptive_sample": n_new,
+            "export_adaptive": adaptive_shards * n_new,
+            "benchmark_adaptive": adaptive_shards * n_new,
+            "dataset": n_new,
             "fit": n_layers * n_new,
             "baseline": n_layers * n_models * n_new,
             "register": n_new,
             "table5": 1,
             "table4": 1,
             "fig1": 1,
+            "networks": 1,
             "all": 1,
         }
         assert "device=host" not in planned.stdout
@@ -133,6 +187,6 @@ def test_a_phone_and_a_board_added_to_a_finished_workflow_run_only_their_own_job
         config["devices"]["phone"]["runs"] = 4
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         planned = snakemake(workdir, "-n", "--cores", "2")
-        assert job_counts(planned.stdout)["benchmark"] == 6
+        assert job_counts(planned.stdout)["benchmark"] == 10 and job_counts(planned.stdout)["check"] == 1
         assert "device=phone" in planned.stdout and "device=host" not in planned.stdout
         assert "device=board" not in planned.stdout

@@ -27,6 +27,10 @@ def device_module(kind: str) -> Any:
     return importlib.import_module(KINDS[kind])
 
 
+REFERENCE_ID = "reference"  # the id under which the interleaved reference graph's passes are stored
+CHECKPOINT_S = 2.0  # timings are written to the partial file at most this far apart
+
+
 def _partial_path(out: Path) -> Path:
     return out.with_name(out.name.removesuffix(".parquet") + ".partial.parquet")
 
@@ -42,41 +46,156 @@ def _resume(partial: Path, settings_json: str) -> list[dict[str, Any]]:
     return kept.to_dict("records")
 
 
-def run_benchmark(device: str, settings: dict[str, Any], graph_dir: Path, out: Path) -> pd.DataFrame:
-    """Time every `.tflite` in `graph_dir` in `repeats` passes on one device; write Parquet.
+def pass_value(record: dict[str, Any], statistic: str) -> float:
+    """One pass's time (ms) by the device's statistic: of every run where the device gives them,
+    else the statistic the device reports itself (benchmark_model: mean and min, no median)."""
+    import numpy as np
 
-    Every row carries the device name and its fingerprint (as JSON), so a timing is never
-    separated from what it was measured on, and its wall-clock window (UTC seconds since the epoch)
-    on this machine. Each timing is checkpointed beside `out` as soon as
-    it is taken; if the job fails (a phone unplugged, say), its rerun measures only the rest.
+    runs = np.asarray(record.get("runs_ms") if record.get("runs_ms") is not None else [], dtype=float)
+    if len(runs):
+        return float({"mean": np.mean, "median": np.median, "min": np.min}[statistic](runs))
+    reported = {"mean": "avg_ms", "min": "min_ms"}.get(statistic)
+    if reported and record.get(reported) is not None:
+        return float(record[reported])
+    raise ValueError(
+        f"the device reports no {statistic} for {record.get('id')}: set its statistic to mean or min"
+    )
+
+
+def agreeing_pair(values: list[float], tolerance: float) -> tuple[int, int] | None:
+    """The two passes that agree within `tolerance` (relative to the smaller) with the lowest
+    mean, or None. Disturbance only ever slows a pass down, so among agreeing pairs the fastest
+    is the least disturbed."""
+    best = None
+    for i in range(len(values)):
+        for j in range(i + 1, len(values)):
+            low, high = sorted((values[i], values[j]))
+            if high - low <= tolerance * low and (best is None or low + high < best[0]):
+                best = (low + high, i, j)
+    return None if best is None else (best[1], best[2])
+
+
+def passes_wanted(values: list[float], settings: dict[str, Any]) -> bool:
+    """Whether a graph needs another pass: fewer than `repeats`, or no two passes agreeing
+    within `agree_tolerance` and fewer than `max_passes` taken."""
+    minimum = int(settings["repeats"])
+    if len(values) < minimum:
+        return True
+    tolerance = settings.get("agree_tolerance")
+    cap = int(settings.get("max_passes", minimum))
+    if tolerance is None or len(values) >= cap:
+        return False
+    return agreeing_pair(values, float(tolerance)) is None
+
+
+def run_benchmark(
+    device: str,
+    settings: dict[str, Any],
+    graphs: Path | list[Path],
+    out: Path,
+    reference: Path | None = None,
+) -> pd.DataFrame:
+    """Time every graph (a directory of `.tflite`, or a list) on one device; write Parquet.
+
+    The instrument notices disturbance. Every graph gets `repeats` passes in rounds (all graphs,
+    then all again, so a graph's passes are taken at different times); a graph whose passes do
+    not yet include two agreeing within `agree_tolerance` gets further rounds, up to
+    `max_passes`. If `reference` is given, that fixed graph is timed once every
+    `reference_every` passes (and at the start and the end), stored under the id "reference",
+    so drift of the machine over the campaign shows in the data.
+
+    Every row carries the device name, its fingerprint (as JSON) and its wall-clock window (UTC
+    seconds since the epoch). Timings are checkpointed beside `out` as they are taken (at most
+    CHECKPOINT_S apart); if the job fails (a phone unplugged, say), its rerun measures only the rest.
     """
     module = device_module(settings["kind"])
-    graphs = sorted(Path(graph_dir).glob("*.tflite"))
-    if not graphs:
-        raise FileNotFoundError(f"{graph_dir}: no .tflite graphs to benchmark")
+    if isinstance(graphs, list):
+        graph_list = sorted(Path(g) for g in graphs)
+    else:
+        graph_list = sorted(Path(graphs).glob("*.tflite"))
+    if not graph_list:
+        raise FileNotFoundError(f"{graphs}: no .tflite graphs to benchmark")
+    if any(g.stem == REFERENCE_ID for g in graph_list):
+        raise ValueError(f"a graph may not be named {REFERENCE_ID!r}: that id is the reference graph's")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = _partial_path(out)
     settings_json = json.dumps(settings, sort_keys=True)
     records = _resume(partial, settings_json)
-    done = {(record["id"], record["repeat"]) for record in records}
-    todo = [
-        (repeat, graph)
-        for repeat in range(settings["repeats"])
-        for graph in graphs
-        if (graph.stem, repeat) not in done
-    ]
+    statistic = settings.get("statistic", "median")
+    values: dict[str, list[float]] = {g.stem: [] for g in graph_list}
+    for record in records:
+        if record["id"] in values:
+            values[record["id"]].append(pass_value(record, statistic))
     if records:
-        print(f"{device}: resuming, {len(records)} timings kept from an interrupted run, {len(todo)} to go")
-    if todo:
-        with module.session(settings) as session:
-            fingerprint = json.dumps(session.fingerprint, sort_keys=True)
-            for repeat, graph in tqdm(todo, desc=f"benchmark {device}", unit="graph"):
-                start = time.time()
-                record = {"device": device, "id": graph.stem, "repeat": repeat, **session.time(graph)}
-                window = {"start_unix_s": start, "end_unix_s": time.time()}
-                records.append({**record, **window, "fingerprint": fingerprint, "settings": settings_json})
+        print(f"{device}: resuming, {len(records)} timings kept from an interrupted run")
+    todo = [g for g in graph_list if passes_wanted(values[g.stem], settings)]
+    if not todo:
+        return _finish(records, out, partial)
+    try:
+        _measure(module, device, settings, settings_json, graph_list, values, records, partial, reference)
+    except BaseException:
+        if records:  # keep every timing taken, whatever stopped the job
+            pd.DataFrame(records).to_parquet(partial, index=False)
+        raise
+    return _finish(records, out, partial)
+
+
+def _measure(
+    module: Any,
+    device: str,
+    settings: dict[str, Any],
+    settings_json: str,
+    graph_list: list[Path],
+    values: dict[str, list[float]],
+    records: list[dict[str, Any]],
+    partial: Path,
+    reference: Path | None,
+) -> None:
+    """The rounds of passes (see run_benchmark); appends to `records` and `values` in place."""
+    statistic = settings.get("statistic", "median")
+    every = int(settings.get("reference_every", 0) or 0)
+    todo = [g for g in graph_list if passes_wanted(values[g.stem], settings)]
+    with module.session(settings) as session:
+        fingerprint = json.dumps(session.fingerprint, sort_keys=True)
+
+        last_checkpoint = time.monotonic()
+
+        def take(graph: Path, graph_id: str, role: str, repeat: int) -> None:
+            nonlocal last_checkpoint
+            start = time.time()
+            record = {"device": device, "id": graph_id, "role": role, "repeat": repeat, **session.time(graph)}
+            window = {"start_unix_s": start, "end_unix_s": time.time()}
+            records.append({**record, **window, "fingerprint": fingerprint, "settings": settings_json})
+            # Checkpoint at most every CHECKPOINT_S: rewriting a growing file after every pass
+            # would cost more than the passes themselves on a long job.
+            if time.monotonic() - last_checkpoint >= CHECKPOINT_S:
                 pd.DataFrame(records).to_parquet(partial, index=False)
+                last_checkpoint = time.monotonic()
+
+        references = sum(1 for r in records if r["id"] == REFERENCE_ID)
+        since_reference = every  # a reference timing first
+        round_number = 0
+        progress = tqdm(desc=f"benchmark {device}", unit="pass")
+        while todo:
+            round_number += 1
+            if round_number > 1:
+                print(f"{device}: round {round_number}, {len(todo)} graphs without two agreeing passes yet")
+            for graph in todo:
+                if reference is not None and every and since_reference >= every:
+                    take(Path(reference), REFERENCE_ID, "reference", references)
+                    references, since_reference = references + 1, 0
+                take(graph, graph.stem, "component", len(values[graph.stem]))
+                values[graph.stem].append(pass_value(records[-1], statistic))
+                since_reference += 1
+                progress.update()
+            todo = [g for g in graph_list if passes_wanted(values[g.stem], settings)]
+        if reference is not None and every:
+            take(Path(reference), REFERENCE_ID, "reference", references)
+        progress.close()
+
+
+def _finish(records: list[dict[str, Any]], out: Path, partial: Path) -> pd.DataFrame:
     timings = pd.DataFrame(records).drop(columns="settings")
     timings.to_parquet(out, index=False)
     partial.unlink(missing_ok=True)

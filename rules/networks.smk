@@ -1,0 +1,45 @@
+rule networks:
+    """Whole random-width networks: measured time against the time models' sum over their layers
+    and ops, per device; Spearman's rank correlation per family."""
+    input:
+        structures=network_structure_files(),
+        timings=[
+            path for device in DEVICES for path in device_timing_files(device, NETWORK_SCOPES)
+        ],
+        checks=expand("results/timings/{device}/check.parquet", device=DEVICES),
+        datasets=expand("results/dataset/{device}.parquet", device=DEVICES),
+        models=expand(
+            "results/models/{device}/{layer}.json", device=DEVICES, layer=LAYERS
+        ),
+    output:
+        csv=report(
+            "results/tables/networks.csv",
+            caption="../report/networks.rst",
+            category="Time models",
+        ),
+        markdown="results/tables/networks.md",
+    log:
+        "results/logs/networks.log",
+    localrule: True
+    conda:
+        "../envs/fdi.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        checks=lambda wildcards, input: dataset_pairs(input.checks),
+        datasets=lambda wildcards, input: dataset_pairs(input.datasets),
+        settings=as_json(
+            {
+                name: {
+                    key: device[key]
+                    for key in ("statistic", "agree_tolerance", "drift_tolerance")
+                    if key in device
+                }
+                for name, device in config["devices"].items()
+            }
+        ),
+    shell:
+        "fdi networks --structures {input.structures:q} --timings {input.timings:q} --checks {params.checks}"
+        " --datasets {params.datasets} --models {input.models:q} --settings {params.settings:q}"
+        " --csv {output.csv:q} --markdown {output.markdown:q} > {log:q} 2>&1"

@@ -1,0 +1,67 @@
+"""Whole-network prediction: the op models and the summary, on planted values."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fdi import families
+from fdi.features import add_features
+from fdi.networks import fit_op_models, networks_summary, predict_network
+
+
+class PlantedModel:
+    """A stand-in time model: 1 ms per GFLOP, so the expected sums are known by hand."""
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return frame.flops.to_numpy() / 1e9
+
+
+def test_op_models_recover_a_planted_line():
+    elements = np.array([100, 1_000, 10_000, 50_000, 200_000])
+    dataset = pd.DataFrame(
+        {
+            "layer": "op",
+            "op": "max_pool",
+            "elements": elements,
+            "time_ms": 2e-6 * elements + 0.001,
+        }
+    )
+    per_element, per_call = fit_op_models(dataset)["max_pool"]
+    assert per_element == pytest.approx(2e-6) and per_call == pytest.approx(0.001)
+
+
+def test_network_prediction_is_the_sum_of_its_layers_and_ops():
+    widths = families.random_widths("vgg", np.random.default_rng(2), (0.1, 0.3))
+    models = {kind: PlantedModel() for kind in ("cnn", "fc")}
+    parts = predict_network("vgg", widths, models, {"max_pool": (1e-6, 0.002), "softmax": (0.0, 0.001)})
+    flops = sum(
+        add_features(
+            pd.DataFrame([{k: v for k, v in layer.items() if k != "name"}]), layer["layer"]
+        ).flops.iloc[0]
+        for layer in families.layers("vgg", widths)
+    )
+    pools = sum(op["elements"] for op in families.other_ops("vgg", widths) if op["op"] == "max_pool")
+    assert parts.predicted_ms.sum() == pytest.approx(flops / 1e9 + 1e-6 * pools + 5 * 0.002 + 0.001)
+    assert len(parts) == 16 + 6  # 13 convs, 3 FC; 5 pools, softmax
+
+
+def test_summary_counts_networks_within_ten_percent_and_ranks():
+    table = pd.DataFrame(
+        {
+            "device": "host",
+            "family": "vgg",
+            "id": [f"n{i}" for i in range(4)],
+            "widths": json.dumps([1]),
+            "measured_ms": [1.0, 2.0, 3.0, 4.0],
+            "predicted_ms": [1.05, 3.2, 2.9, 4.2],
+            "error_pct": [5.0, 60.0, -3.3, 5.0],
+            "noise_pct": [1.0, 2.0, 3.0, 4.0],
+            "flagged": [False, True, False, False],
+        }
+    )
+    row = networks_summary(table).iloc[0]
+    assert row.within_10_pct == 75.0 and row.flagged == 1
+    assert row.spearman == pytest.approx(0.8)  # predicted ranks 1,3,2,4: 1 - 6 x 2 / (4 x 15)
+    assert row.median_noise_pct == 2.5
