@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from fdi.devices import REFERENCE_ID, agreeing_pair
+from fdi.families import FAMILIES
 from fdi.features import add_features
 from fdi.space import LAYER_TYPES, STRUCTURE_COLUMNS, SWEEP_SCOPE
 
@@ -218,7 +219,8 @@ SCOPE_GROUPS = ("all", "table2", "families")
 
 def layer_rows(dataset: pd.DataFrame, layer: str, group: str = "table2") -> pd.DataFrame:
     """The rows of one layer type: of Table 2's random sample (`table2`, the paper's Table 5),
-    of the network families' layer shapes (`families`), or both (`all`); never the sweep."""
+    of the network families' layer shapes (`families`), or every row (`all`: both, and the
+    adaptive rounds' rows, which only ever train); never the sweep."""
     if layer not in LAYER_TYPES:
         raise ValueError(f"unknown layer type {layer!r}")
     if group not in SCOPE_GROUPS:
@@ -227,5 +229,5 @@ def layer_rows(dataset: pd.DataFrame, layer: str, group: str = "table2") -> pd.D
     if group == "table2":
         rows = rows[rows.scope == layer]
     elif group == "families":
-        rows = rows[rows.scope != layer]
+        rows = rows[rows.scope.isin(FAMILIES)]
     return rows.reset_index(drop=True)

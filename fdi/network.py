@@ -25,7 +25,10 @@ class NetworkLayers:
 def _stride_and_padding(
     size: tuple[int, int], kernel: tuple[int, int], out: tuple[int, int]
 ) -> tuple[int, int, str]:
-    """(stride_h, stride_w, padding) that reproduce a conv's output size (strides up to 32)."""
+    """(stride_h, stride_w, padding) that reproduce a conv's output size: the smallest strides
+    (strides up to 32), 'same' on a tie. Every choice that reproduces the output size gives the
+    same Table 3 features."""
+    candidates = []
     for padding in ("same", "valid"):
         strides = []
         for n, k, o in zip(size, kernel, out, strict=True):
@@ -38,8 +41,11 @@ def _stride_and_padding(
                 break
             strides.append(fits[0])
         else:
-            return strides[0], strides[1], padding
-    raise ValueError(f"conv with input {size}, kernel {kernel} cannot give output {out}")
+            candidates.append((max(strides), strides[0], strides[1], padding))
+    if not candidates:
+        raise ValueError(f"conv with input {size}, kernel {kernel} cannot give output {out}")
+    _, stride_h, stride_w, padding = min(candidates, key=lambda c: (c[0], c[3] != "same"))
+    return stride_h, stride_w, padding
 
 
 def read_tflite(path: Path) -> NetworkLayers:
@@ -99,6 +105,9 @@ def read_keras(path: Path) -> NetworkLayers:
     for layer in model.layers:
         kind = type(layer).__name__
         if kind == "InputLayer":
+            continue
+        if isinstance(layer.input, list | tuple):  # merges (Concatenate, Add): not a modelled layer
+            result.unsupported.append(f"{layer.name} ({kind})")
             continue
         shape = tuple(layer.input.shape)
         if kind == "Dense":

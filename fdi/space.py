@@ -174,7 +174,7 @@ def sweep_components(settings: Mapping[str, Any]) -> pd.DataFrame:
 
 def sample_family_layers(family: str, settings: Mapping[str, Any], seed: int) -> pd.DataFrame:
     """The layer shapes of `networks` random-width networks of a family (every width uniform in
-    [1, original]): the layers a compressor will visit, of several layer types in one scope,
+    [1, original], or in `width_fraction` of it): the layers a compressor will visit, of several layer types in one scope,
     and the ops no layer model covers. A network's repeated shapes (DeepSense's two sensors)
     are kept once, and an op shape once per scope."""
     from fdi import families
@@ -183,7 +183,7 @@ def sample_family_layers(family: str, settings: Mapping[str, Any], seed: int) ->
     rows = []
     ops_seen: set[tuple[Any, ...]] = set()  # an op shape is timed once per scope (softmax: once)
     for network in range(settings["networks"]):
-        widths = families.random_widths(family, rng, (0.0, 1.0))
+        widths = families.random_widths(family, rng, settings.get("width_fraction", (0.0, 1.0)))
         seen = set()
         ops = [
             {**op, "layer": "op", "shape": json.dumps(op["shape"])}
@@ -211,14 +211,18 @@ def sample_family_layers(family: str, settings: Mapping[str, Any], seed: int) ->
 
 
 def sample_whole_networks(family: str, settings: Mapping[str, Any], seed: int) -> pd.DataFrame:
-    """Random-width whole networks of a family, each width in `width_fraction` of the original's."""
+    """Random-width whole networks of a family, each width in `width_fraction` of the original's.
+
+    The first `calibration` networks (role `calibration`) fit the in-network term of the
+    prediction (fdi.networks); the `networks` after them (role `test`) are the ones reported."""
     from fdi import families
 
     rng = np.random.default_rng(
         [seed, len(LAYER_TYPES) + len(families.FAMILIES) + families.FAMILIES.index(family)]
     )
     rows = []
-    for network in range(settings["networks"]):
+    calibration = int(settings.get("calibration", 0))
+    for network in range(calibration + settings["networks"]):
         widths = families.random_widths(family, rng, settings["width_fraction"])
         rows.append(
             {
@@ -227,6 +231,7 @@ def sample_whole_networks(family: str, settings: Mapping[str, Any], seed: int) -
                 "family": family,
                 "network": network,
                 "shard": network // settings["networks_per_shard"],
+                "role": "calibration" if network < calibration else "test",
                 "widths": json.dumps(widths),
             }
         )
@@ -262,7 +267,8 @@ def shard_count(scope: str, config: Mapping[str, Any]) -> int:
     if scope_kind(scope, config) == "sweep":
         return 1
     settings = scope_settings(scope, config)
-    return math.ceil(settings["networks"] / settings["networks_per_shard"])
+    networks = settings["networks"] + settings.get("calibration", 0)
+    return math.ceil(networks / settings["networks_per_shard"])
 
 
 def sample_scope(scope: str, config: Mapping[str, Any]) -> pd.DataFrame:

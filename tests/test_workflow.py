@@ -44,7 +44,12 @@ def test_table5_has_every_layer_metric_and_model(tiny_run):
 
 def test_whole_networks_are_timed_and_predicted(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/networks.csv")
-    assert table.groupby("family").size().to_dict() == {"deepsense": 3, "vgg": 2}
+    assert table.groupby(["family", "role"]).size().to_dict() == {
+        ("deepsense", "calibration"): 1,
+        ("deepsense", "test"): 3,
+        ("vgg", "calibration"): 1,
+        ("vgg", "test"): 2,
+    }
     assert (table.measured_ms > 0).all() and (table.check_ms > 0).all()
     assert (table.predicted_layers_ms > 0).all() and (table.predicted_ops_ms >= 0).all()
     assert (table.passes >= 2).all()
