@@ -56,7 +56,8 @@ rule check:
     input:
         graphs="results/check/graphs.txt",
         reference="results/graphs/reference.tflite",
-        after=lambda wildcards: timing_files(wildcards) + network_timing_files(wildcards),
+        after=lambda wildcards: timing_files(wildcards)
+        + network_timing_files(wildcards),
     output:
         "results/timings/{device}/check.parquet",
     log:

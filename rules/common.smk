@@ -11,7 +11,9 @@ LAYERS = [layer for layer in ("fc", "cnn", "gru", "lstm") if layer in config["la
 FAMILIES = list(config.get("families", {}))
 # Scopes whose components go into each device's dataset, and the whole-network scopes.
 SCOPES = LAYERS + FAMILIES + (["sweep"] if "sweep" in config else [])
-NETWORK_SCOPES = [f"{space.FAMILY_PREFIX}{family}" for family in config.get("networks", {})]
+NETWORK_SCOPES = [
+    f"{space.FAMILY_PREFIX}{family}" for family in config.get("networks", {})
+]
 ADAPTIVE = config.get("adaptive", {"rounds": 0})
 ROUNDS = int(ADAPTIVE["rounds"])
 DEVICES = list(config["devices"])
@@ -64,8 +66,6 @@ def benchmark_threads(wildcards):
     return 1
 
 
-
-
 def baseline_settings(wildcards):
     """Only this model's settings: editing one model's grid reruns only that model."""
     if wildcards.model in ("fastdeepiot_mse", "fastdeepiot_paperx"):
@@ -107,7 +107,9 @@ def device_timing_files(device, scopes):
 
 
 def adaptive_structure_files(device, rounds):
-    return [f"results/structures/{device}/adaptive{r}.parquet" for r in range(1, rounds + 1)]
+    return [
+        f"results/structures/{device}/adaptive{r}.parquet" for r in range(1, rounds + 1)
+    ]
 
 
 def adaptive_timing_files(device, rounds):
@@ -120,11 +122,15 @@ def adaptive_timing_files(device, rounds):
 
 def round_structure_files(wildcards):
     """The structures of the campaign and of the device's adaptive rounds up to this one."""
-    return structure_files() + adaptive_structure_files(wildcards.device, int(wildcards.round))
+    return structure_files() + adaptive_structure_files(
+        wildcards.device, int(wildcards.round)
+    )
 
 
 def round_timing_files(wildcards):
-    return timing_files(wildcards) + adaptive_timing_files(wildcards.device, int(wildcards.round))
+    return timing_files(wildcards) + adaptive_timing_files(
+        wildcards.device, int(wildcards.round)
+    )
 
 
 def timing_files(wildcards):

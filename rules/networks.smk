@@ -4,7 +4,9 @@ rule networks:
     input:
         structures=network_structure_files(),
         timings=[
-            path for device in DEVICES for path in device_timing_files(device, NETWORK_SCOPES)
+            path
+            for device in DEVICES
+            for path in device_timing_files(device, NETWORK_SCOPES)
         ],
         checks=expand("results/timings/{device}/check.parquet", device=DEVICES),
         datasets=expand("results/dataset/{device}.parquet", device=DEVICES),

@@ -1,6 +1,7 @@
 rule sample:
     """One scope's structures, seeded: a layer type's random networks (Table 2), the Figure 1
-    sweep, a network family's layer shapes under random widths, or whole random-width networks."""
+    sweep, a network family's layer shapes under random widths, or whole random-width networks.
+    """
     output:
         "results/structures/{scope}.parquet",
     log:
