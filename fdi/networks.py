@@ -206,7 +206,8 @@ def networks_markdown(table: pd.DataFrame) -> str:
         lines.append(
             f"| {row.device} | {row.family} | {row.networks} | {row.within_10_pct:.0f}% "
             f"| {row.median_abs_error_pct:.1f}% | {row.mean_error_pct:+.1f}% "
-            f"| {row.median_abs_error_layers_only_pct:.1f}% | {row.in_network_scale:+.3f}, {row.weight_ms_per_mb:.4f} "
+            f"| {row.median_abs_error_layers_only_pct:.1f}% "
+            f"| {row.in_network_scale:+.3f}, {row.weight_ms_per_mb:.4f} "
             f"| {row.median_noise_pct:.1f}% | {row.spearman:.3f} | {row.measured_ms_range} | {row.flagged} |"
         )
     return "\n".join(lines) + "\n"

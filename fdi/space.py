@@ -174,9 +174,9 @@ def sweep_components(settings: Mapping[str, Any]) -> pd.DataFrame:
 
 def sample_family_layers(family: str, settings: Mapping[str, Any], seed: int) -> pd.DataFrame:
     """The layer shapes of `networks` random-width networks of a family (every width uniform in
-    [1, original], or in `width_fraction` of it): the layers a compressor will visit, of several layer types in one scope,
-    and the ops no layer model covers. A network's repeated shapes (DeepSense's two sensors)
-    are kept once, and an op shape once per scope."""
+    [1, original], or in `width_fraction` of it): the layers a compressor will visit, of
+    several layer types in one scope, and the ops no layer model covers. A network's repeated
+    shapes (DeepSense's two sensors) are kept once, and an op shape once per scope."""
     from fdi import families
 
     rng = np.random.default_rng([seed, len(LAYER_TYPES) + families.FAMILIES.index(family)])

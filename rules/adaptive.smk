@@ -15,7 +15,7 @@ rule adaptive_sample:
         runtime=10,
     params:
         time_model=as_json(config["time_model"]),
-        settings=as_json(ADAPTIVE),
+        settings=as_json({k: v for k, v in ADAPTIVE.items() if k != "rounds"}),
         seed=config["seed"],
     shell:
         "fdi adaptive --dataset {input:q} --time-model {params.time_model:q} --settings {params.settings:q}"

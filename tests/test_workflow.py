@@ -46,9 +46,9 @@ def test_whole_networks_are_timed_and_predicted(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/networks.csv")
     assert table.groupby(["family", "role"]).size().to_dict() == {
         ("deepsense", "calibration"): 1,
-        ("deepsense", "test"): 3,
+        ("deepsense", "test"): 2,
         ("vgg", "calibration"): 1,
-        ("vgg", "test"): 2,
+        ("vgg", "test"): 1,
     }
     assert (table.measured_ms > 0).all() and (table.check_ms > 0).all()
     assert (table.predicted_layers_ms > 0).all() and (table.predicted_ops_ms >= 0).all()
@@ -68,7 +68,7 @@ def test_dataset_holds_real_timings_with_fingerprint(tiny_run):
     assert (dataset.passes >= 2).all() and dataset.passes.max() <= 3
     assert (dataset.spread >= 0).all() and (~dataset.agreed <= dataset.flagged).all()
     assert dataset.drift.notna().all()  # the reference graph was timed in every job
-    counts = dataset.groupby("scope").size().to_dict()
+    counts = dataset[~dataset.scope.str.startswith("adaptive")].groupby("scope").size().to_dict()
     config = yaml.safe_load((tiny_run / "config/config.yaml").read_text())
     family_rows = {
         family: len(sample_scope(family, config)[lambda f: f.layer != "op"])
@@ -169,7 +169,7 @@ def test_a_phone_and_a_board_added_to_a_finished_workflow_run_only_their_own_job
         snakemake(workdir, "--cores", "2")
         table = pd.read_csv(workdir / "results/tables/table5.csv")
         assert sorted(table.device.unique()) == ["board", "host", "phone"]
-        assert table[table.device == "board"].FastDeepIoT.notna().all()
+        assert table[(table.device == "board") & (table.metric == "MAPE %")].FastDeepIoT.notna().all()
         phone = pd.read_parquet(workdir / "results/dataset/phone.parquet")
         assert (phone.time_ms > 0).all() and (phone.statistic == "mean").all()
         assert json.loads(phone.fingerprint.iloc[0])["model"] == "Nexus 5"
