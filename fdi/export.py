@@ -12,6 +12,8 @@ random (time does not depend on their values), seeded per component.
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import io
 import json
 import os
@@ -19,6 +21,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -97,6 +100,62 @@ def to_tflite(model: Any) -> bytes:
         return converter.convert()
 
 
+FULLY_CONNECTED = 9  # LiteRT's builtin operator code
+
+
+@functools.cache
+def _fc_template() -> Any | None:
+    """A converted one-Dense graph as a flatbuffer object, or None if the converter's graph is not
+    the single FULLY_CONNECTED op `fc_graph` knows how to resize (another TensorFlow version)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    graph = to_tflite(build_keras_model({"id": "fc-template", "layer": "fc", "in_dim": 7, "out_dim": 5}))
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(graph))
+    subgraph = model.subgraphs[0]
+    operators = subgraph.operators
+    if len(model.subgraphs) != 1 or len(operators) != 1 or len(subgraph.tensors) != 3:
+        return None
+    if model.operatorCodes[operators[0].opcodeIndex].builtinCode != FULLY_CONNECTED:
+        return None
+    if list(operators[0].inputs)[:2] != [0, 1] or list(operators[0].outputs) != [2]:
+        return None
+    return model
+
+
+def fc_graph(component: dict[str, Any]) -> bytes:
+    """The converter's graph for a fully-connected component, resized instead of reconverted.
+
+    Converting a Dense layer takes ~1 s per graph here, most of it in copying its weights through
+    the converter; a batch-1 Dense becomes one FULLY_CONNECTED op (input [1, in], weights
+    [out, in], output [1, out]; the converter drops the zero bias), so the graph of any size is
+    the converted template with those three shapes and new weights (Glorot-uniform like Keras',
+    seeded by the id). Falls back to the converter if the template is not that op.
+    """
+    template = _fc_template()
+    if template is None:
+        return to_tflite(build_keras_model(component))
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    in_dim, out_dim = int(component["in_dim"]), int(component["out_dim"])
+    model = copy.deepcopy(template)
+    tensors = model.subgraphs[0].tensors
+    for tensor, shape in zip(tensors, ([1, in_dim], [out_dim, in_dim], [1, out_dim]), strict=True):
+        tensor.shape = np.array(shape, dtype=np.int32)
+        tensor.shapeSignature = None
+    limit = float(np.sqrt(6.0 / (in_dim + out_dim)))
+    rng = np.random.default_rng(zlib.crc32(component["id"].encode()))
+    weights = rng.uniform(-limit, limit, (out_dim, in_dim)).astype(np.float32)
+    model.buffers[tensors[1].buffer].data = np.frombuffer(weights.tobytes(), dtype=np.uint8)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def component_graph(component: dict[str, Any]) -> bytes:
+    """The `.tflite` bytes of one component, network or op row."""
+    if component.get("layer") == "fc" and not isinstance(component.get("family"), str):
+        return fc_graph(component)
+    return to_tflite(build_keras_model(component))
+
+
 def export_shard(structures: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     """Write `<id>.tflite` for every component row into `out_dir`; return the paths."""
     _quiet_tensorflow()
@@ -105,7 +164,7 @@ def export_shard(structures: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     paths = []
     for component in tqdm(structures.to_dict("records"), desc=f"export {out_dir}", unit="graph"):
         path = out_dir / f"{component['id']}.tflite"
-        path.write_bytes(to_tflite(build_keras_model(component)))
+        path.write_bytes(component_graph(component))
         paths.append(path)
     return paths
 

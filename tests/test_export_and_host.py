@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from fdi.devices import device_module, litert_timer, run_benchmark
-from fdi.export import export_shard
+from fdi.export import build_keras_model, export_shard, fc_graph, to_tflite
 from fdi.features import add_features
 
 COMPONENTS = [
@@ -37,6 +37,50 @@ def graphs(tmp_path_factory):
     out = tmp_path_factory.mktemp("graphs")
     export_shard(pd.DataFrame(COMPONENTS), out)
     return out
+
+
+def _graph_outline(graph: bytes):
+    """Operators (code, inputs, outputs, options) and tensor shapes of a graph, without weights."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(graph))
+    [subgraph] = model.subgraphs
+    operators = [
+        (
+            model.operatorCodes[op.opcodeIndex].builtinCode,
+            list(op.inputs),
+            list(op.outputs),
+            vars(op.builtinOptions),
+        )
+        for op in subgraph.operators
+    ]
+    return operators, [list(t.shape) for t in subgraph.tensors], [t.type for t in subgraph.tensors]
+
+
+@pytest.mark.parametrize("in_dim, out_dim", [(37, 11), (1, 300), (513, 1)])
+def test_resized_fc_graph_is_the_converters_graph(in_dim, out_dim):
+    """The fast FC path gives the graph the converter gives (op, options, shapes, types) and
+    computes relu(x W^T) with its own weights."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    component = {"id": f"fc-{in_dim}-{out_dim}", "layer": "fc", "in_dim": in_dim, "out_dim": out_dim}
+    fast = fc_graph(component)
+    assert _graph_outline(fast) == _graph_outline(to_tflite(build_keras_model(component)))
+    interpreter = Interpreter(model_content=fast)
+    interpreter.allocate_tensors()
+    x = np.random.default_rng(1).standard_normal((1, in_dim)).astype(np.float32)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    [inputs] = interpreter.get_input_details()
+    weights = next(
+        d
+        for d in interpreter.get_tensor_details()
+        if list(d["shape"]) == [out_dim, in_dim] and d["index"] != inputs["index"]
+    )
+    w = interpreter.get_tensor(weights["index"])
+    assert np.abs(w).max() <= np.sqrt(6 / (in_dim + out_dim)) and w.std() > 0
+    y = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(y, np.maximum(x @ w.T, 0), rtol=1e-5, atol=1e-5)
 
 
 def expected_output_shape(component):
