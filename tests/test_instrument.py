@@ -42,6 +42,21 @@ def test_agreeing_pair_prefers_the_fastest_agreeing_passes():
     assert not passes_wanted([1.0, 1.5, 2.0, 2.5], SETTINGS)  # the cap
 
 
+def test_passes_of_one_graph_are_min_pass_gap_s_apart(graphs, tmp_path):
+    """A short job's rounds wait, so a graph's passes see the machine at different times."""
+    directory, _ = graphs
+    fake_device.reset({"c": [1.0, 1.3, 1.02]})
+    timings = run_benchmark("dev", {**SETTINGS, "min_pass_gap_s": 0.3}, directory, tmp_path / "t.parquet")
+    for graph_id, passes in timings.groupby("id"):
+        starts = np.sort(passes.start_unix_s.to_numpy())
+        assert len(starts) == (3 if graph_id == "c" else 2)
+        assert np.diff(starts).min() >= 0.29, graph_id
+    # Without the setting, the same job's rounds follow each other at once.
+    fake_device.reset({})
+    quick = run_benchmark("dev", SETTINGS, directory, tmp_path / "q.parquet")
+    assert np.diff(np.sort(quick[quick.id == "a"].start_unix_s.to_numpy())).min() < 0.1
+
+
 def test_a_disturbed_pass_is_caught_and_measured_again(graphs, tmp_path):
     directory, _ = graphs
     # b's first pass ran while something else was busy (x1.6), c never settles.

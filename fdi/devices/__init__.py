@@ -100,7 +100,8 @@ def run_benchmark(
     The instrument notices disturbance. Every graph gets `repeats` passes in rounds (all graphs,
     then all again, so a graph's passes are taken at different times); a graph whose passes do
     not yet include two agreeing within `agree_tolerance` gets further rounds, up to
-    `max_passes`. If `reference` is given, that fixed graph is timed once every
+    `max_passes`; a round starts at least `min_pass_gap_s` after the previous one did, so that
+    even a short job's passes of one graph sample different machine states. If `reference` is given, that fixed graph is timed once every
     `reference_every` passes (and at the start and the end), stored under the id "reference",
     so drift of the machine over the campaign shows in the data.
 
@@ -177,10 +178,17 @@ def _measure(
         since_reference = every  # a reference timing first
         round_number = 0
         progress = tqdm(desc=f"benchmark {device}", unit="pass")
+        gap = float(settings.get("min_pass_gap_s", 0) or 0)
+        round_started = None
         while todo:
             round_number += 1
             if round_number > 1:
                 print(f"{device}: round {round_number}, {len(todo)} graphs without two agreeing passes yet")
+            # A graph's passes must be far enough apart in time to see different machine states:
+            # in a short job, the next round waits until `min_pass_gap_s` after the last began.
+            if round_started is not None and time.monotonic() - round_started < gap:
+                time.sleep(gap - (time.monotonic() - round_started))
+            round_started = time.monotonic()
             for graph in todo:
                 if reference is not None and every and since_reference >= every:
                     take(Path(reference), REFERENCE_ID, "reference", references)
