@@ -101,9 +101,10 @@ def run_benchmark(
     then all again, so a graph's passes are taken at different times); a graph whose passes do
     not yet include two agreeing within `agree_tolerance` gets further rounds, up to
     `max_passes`; a round starts at least `min_pass_gap_s` after the previous one did, so that
-    even a short job's passes of one graph sample different machine states. If `reference` is given, that fixed graph is timed once every
-    `reference_every` passes (and at the start and the end), stored under the id "reference",
-    so drift of the machine over the campaign shows in the data.
+    even a short job's passes of one graph sample different machine states. If `reference` is
+    given, that fixed graph is timed once every `reference_every` passes (and at the start and
+    the end), stored under the id "reference", so drift of the machine over the campaign shows
+    in the data.
 
     Every row carries the device name, its fingerprint (as JSON) and its wall-clock window (UTC
     seconds since the epoch). Timings are checkpointed beside `out` as they are taken (at most
