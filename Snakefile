@@ -21,6 +21,7 @@ include: "rules/baselines.smk"
 include: "rules/evaluate.smk"
 include: "rules/registry.smk"
 include: "rules/networks.smk"
+include: "rules/localmin.smk"
 
 
 rule all:

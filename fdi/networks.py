@@ -12,9 +12,9 @@ again at each inference, and its input comes from the layer before. Measured her
 networks: their layers' warm times summed to 12-18% less than the network, their times with the
 caches flushed before every run to 3-42% more. The prediction therefore adds an in-network term,
 `in_network_scale` x (layers + ops) + `weight_ms_per_mb` x the network's weight megabytes,
-fitted per device and family on *calibration* networks (the first `calibration` networks of
-each family, never reported); the test networks are the rest. The table also gives the error
-of the plain sum (`error_layers_only_pct`).
+fitted per device and family on *calibration* networks (`calibration` networks of each family,
+spread over its benchmark jobs, never reported); the test networks are the rest. The table also
+gives the error of the plain sum (`error_layers_only_pct`).
 
 The networks table says, per device and test network, the measured time (and how much a later
 check job's measurement moved it), the prediction, the error; its summary gives per family the

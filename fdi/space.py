@@ -213,8 +213,10 @@ def sample_family_layers(family: str, settings: Mapping[str, Any], seed: int) ->
 def sample_whole_networks(family: str, settings: Mapping[str, Any], seed: int) -> pd.DataFrame:
     """Random-width whole networks of a family, each width in `width_fraction` of the original's.
 
-    The first `calibration` networks (role `calibration`) fit the in-network term of the
-    prediction (fdi.networks); the `networks` after them (role `test`) are the ones reported."""
+    `calibration` of them (role `calibration`) fit the in-network term of the prediction
+    (fdi.networks); the other `networks` (role `test`) are the ones reported. The calibration
+    networks are spread evenly over the list, hence over the shards: a machine state that one
+    benchmark job happened to run in then shifts calibration and test networks alike."""
     from fdi import families
 
     rng = np.random.default_rng(
@@ -222,7 +224,8 @@ def sample_whole_networks(family: str, settings: Mapping[str, Any], seed: int) -
     )
     rows = []
     calibration = int(settings.get("calibration", 0))
-    for network in range(calibration + settings["networks"]):
+    total = calibration + settings["networks"]
+    for network in range(total):
         widths = families.random_widths(family, rng, settings["width_fraction"])
         rows.append(
             {
@@ -231,7 +234,9 @@ def sample_whole_networks(family: str, settings: Mapping[str, Any], seed: int) -
                 "family": family,
                 "network": network,
                 "shard": network // settings["networks_per_shard"],
-                "role": "calibration" if network < calibration else "test",
+                "role": "calibration"
+                if (network + 1) * calibration // total > network * calibration // total
+                else "test",
                 "widths": json.dumps(widths),
             }
         )

@@ -15,6 +15,9 @@ NETWORK_SCOPES = [
     f"{space.FAMILY_PREFIX}{family}" for family in config.get("networks", {})
 ]
 ADAPTIVE = config.get("adaptive", {"rounds": 0})
+LOCALMIN = config.get(
+    "localmin", {"modes": ["paper", "staircase"], "limit": "next_pow2"}
+)
 ROUNDS = int(ADAPTIVE["rounds"])
 DEVICES = list(config["devices"])
 BASELINES = config["baselines"]["models"]

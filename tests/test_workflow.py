@@ -56,13 +56,38 @@ def test_whole_networks_are_timed_and_predicted(tiny_run):
     assert "Spearman" in (tiny_run / "results/tables/networks.md").read_text()
 
 
+def test_localmin_expands_the_test_networks_measures_and_tabulates(tiny_run):
+    """Algorithm 2's target runs only its own jobs, after the finished workflow."""
+    dry = snakemake(tiny_run, "-n", "--cores", "2", "results/tables/localmin.csv")
+    assert job_counts(dry.stdout + dry.stderr) == {
+        "localmin_plan": 1,
+        "localmin_export": 1,
+        "localmin_benchmark": 1,
+        "localmin_table": 1,
+    }
+    snakemake(tiny_run, "--cores", "2", "results/tables/localmin.csv")
+    table = pd.read_csv(tiny_run / "results/tables/localmin.csv")
+    # The tiny config's 3 test networks (1 VGG, 2 DeepSense), each in both modes.
+    assert table.groupby("mode").size().to_dict() == {"paper": 3, "staircase": 3}
+    assert (table.measured_before_ms > 0).all() and (table.measured_after_ms > 0).all()
+    assert (table.max_abs_output_difference <= 1e-5).all()
+    for row in table.itertuples():
+        before, after = json.loads(row.widths), json.loads(row.expanded_widths)
+        assert all(a >= b for a, b in zip(after, before, strict=True))
+        assert row.changed == (after != before)
+        assert row.predicted_after_ms <= row.predicted_before_ms + 1e-12
+    timed = pd.read_parquet(tiny_run / "results/timings/host/localmin.parquet")
+    assert set(timed.id) >= set(table.id)  # the originals, timed again in the same job
+    assert "not worse than noise" in (tiny_run / "results/tables/localmin.md").read_text()
+
+
 def test_dataset_holds_real_timings_with_fingerprint(tiny_run):
     dataset = pd.read_parquet(tiny_run / "results/dataset/host.parquet")
     assert (dataset.time_ms > 0).all() and (dataset.time_ms_repeat > 0).all()
     assert (dataset.n_runs == 3).all()  # tiny config: 3 timed runs per pass
     fingerprint = json.loads(dataset.fingerprint.iloc[0])
     assert fingerprint["threads"] == 1 and fingerprint["runtime"] == "ai-edge-litert"
-    assert (dataset.statistic == "median").all()
+    assert (dataset.statistic == "min").all()
     assert fingerprint["cpu_model"] and fingerprint["kernel"]
     # Quality: at least 2 passes each; the target is the mean of two of them.
     assert (dataset.passes >= 2).all() and dataset.passes.max() <= 3
