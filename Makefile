@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
+# other targets than the default, e.g. make run TARGETS=results/tables/localmin.csv
+TARGETS ?=
 export PATH := $(BIN):$(PATH)
 
 .PHONY: run test lint format benchmark clean
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) $(TARGETS)
 
 test: $(STAMP)
 	bash tests/ssh/install-sshd.sh
