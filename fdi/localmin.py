@@ -4,9 +4,12 @@ For every test network of every family and every mode (fdi.expand.MODES), the de
 models choose the expanded widths (`plan`); the original Keras network (the one timed in the
 campaign, rebuilt from its id's seed) is widened losslessly (fdi.expand_keras) and its outputs
 compared with the original's on random inputs, then exported (`export`). One benchmark job times
-the originals and the expansions again side by side (the instrument's rounds interleave them), so
-"before" and "after" come from the same job; the campaign's measurement of the originals gives
-the noise floor (how much the same graph moved between the two jobs). `table` joins it all.
+the originals, a byte-identical control copy of each original and the expansions side by side (the
+instrument's rounds interleave them), so "before" and "after" come from the same job. The noise
+floor is how far an original and its identical copy differ in that job: the change an expansion
+must beat before it counts. How far the originals moved since the campaign is reported beside it
+(the machine's drift between jobs, which a before/after comparison in one job does not suffer).
+`table` joins it all.
 """
 
 from __future__ import annotations
@@ -64,6 +67,11 @@ def expanded_id(network_id: str, mode: str) -> str:
     return f"{network_id}-{mode}"
 
 
+def control_id(network_id: str) -> str:
+    """The id of an original's byte-identical copy, timed in the same job as the null change."""
+    return f"{network_id}-control"
+
+
 def export(
     planned: pd.DataFrame,
     structures: pd.DataFrame,
@@ -87,6 +95,10 @@ def export(
         if row.id not in originals:
             raise ValueError(f"network {row.id}: no original graph among {len(originals)} given")
         graphs.append(originals[row.id])
+        control = out_dir / f"{control_id(row.id)}.tflite"
+        if not control.exists():
+            control.write_bytes(originals[row.id].read_bytes())
+        graphs.append(control)
         if not row.changed:
             differences.append(0.0)
             continue
@@ -118,8 +130,9 @@ def table(
     settings: dict[str, Any],
     device: str,
 ) -> pd.DataFrame:
-    """Measured before and after (the same job), the noise floor (the originals' move between the
-    campaign and this job, median per family), and whether the expansion is worse beyond it."""
+    """Measured before and after (the same job); the noise floor (median per family of how far an
+    original and its identical control copy differ in this job); how far the originals moved since
+    the campaign; whether the expansion is worse than the original beyond the noise floor."""
     measured = summarise_timings(timings, settings).set_index("id").time_ms
     first = summarise_timings(campaign, settings).set_index("id").time_ms
     frame = exported.copy()
@@ -131,15 +144,18 @@ def table(
     frame["measured_after_ms"] = [measured.get(i, np.nan) for i in after_ids]
     frame["measured_change_pct"] = 100 * (frame.measured_after_ms / frame.measured_before_ms - 1)
     frame["predicted_change_pct"] = 100 * (frame.predicted_after_ms / frame.predicted_before_ms - 1)
+    frame["measured_control_ms"] = [measured.get(control_id(i), np.nan) for i in frame.id]
+    null_change = 100 * (frame.measured_control_ms / frame.measured_before_ms - 1).abs()
+    frame["noise_floor_pct"] = null_change.groupby(frame.family).transform("median")
     moved = 100 * (frame.measured_before_ms / frame.id.map(first) - 1).abs()
-    frame["noise_floor_pct"] = moved.groupby(frame.family).transform("median")
+    frame["moved_since_campaign_pct"] = moved.groupby(frame.family).transform("median")
     frame["worse_than_noise"] = frame.measured_change_pct > frame.noise_floor_pct
     return frame
 
 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per device, family and mode: networks changed, median and best measured change, the share
-    not worse than the noise floor, the largest output difference."""
+    """Per device, family and mode: networks changed, median (over the changed ones) and best
+    measured change, the share not worse than the noise floor, the largest output difference."""
     rows = []
     for (device, family, mode), group in frame.groupby(["device", "family", "mode"], sort=False):
         changed = group[group.changed]
@@ -150,11 +166,12 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
                 "mode": mode,
                 "networks": len(group),
                 "expanded": len(changed),
-                "predicted_change_median_pct": float(group.predicted_change_pct.median()),
-                "measured_change_median_pct": float(group.measured_change_pct.median()),
-                "measured_change_best_pct": float(group.measured_change_pct.min()),
+                "predicted_change_median_pct": float(changed.predicted_change_pct.median()),
+                "measured_change_median_pct": float(changed.measured_change_pct.median()),
+                "measured_change_best_pct": float(changed.measured_change_pct.min()),
                 "not_worse_pct": 100 * float((~group.worse_than_noise).mean()),
                 "noise_floor_pct": float(group.noise_floor_pct.iloc[0]),
+                "moved_since_campaign_pct": float(group.moved_since_campaign_pct.iloc[0]),
                 "max_abs_output_difference": float(group.max_abs_output_difference.max()),
             }
         )
@@ -163,16 +180,23 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 def markdown(frame: pd.DataFrame) -> str:
     lines = [
-        "| device | family | mode | networks | expanded | predicted change (median) "
-        "| measured change (median) | best measured | not worse than noise | noise floor "
+        "| device | family | mode | networks | expanded | predicted change (median of expanded) "
+        "| measured change (median of expanded) | best measured | not worse than noise "
+        "| noise floor (identical copy, same job) | originals moved since campaign "
         "| max output difference |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in summary(frame).itertuples():
         lines.append(
             f"| {row.device} | {row.family} | {row.mode} | {row.networks} | {row.expanded} "
-            f"| {row.predicted_change_median_pct:+.1f}% | {row.measured_change_median_pct:+.1f}% "
-            f"| {row.measured_change_best_pct:+.1f}% | {row.not_worse_pct:.0f}% "
-            f"| {row.noise_floor_pct:.1f}% | {row.max_abs_output_difference:.1g} |"
+            f"| {_pct(row.predicted_change_median_pct)} | {_pct(row.measured_change_median_pct)} "
+            f"| {_pct(row.measured_change_best_pct)} | {row.not_worse_pct:.0f}% "
+            f"| {row.noise_floor_pct:.1f}% | {row.moved_since_campaign_pct:.1f}% "
+            f"| {row.max_abs_output_difference:.1g} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _pct(value: float) -> str:
+    """A signed percentage, or a dash where no network was expanded."""
+    return "-" if np.isnan(value) else f"{value:+.1f}%"

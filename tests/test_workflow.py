@@ -78,6 +78,8 @@ def test_localmin_expands_the_test_networks_measures_and_tabulates(tiny_run):
         assert row.predicted_after_ms <= row.predicted_before_ms + 1e-12
     timed = pd.read_parquet(tiny_run / "results/timings/host/localmin.parquet")
     assert set(timed.id) >= set(table.id)  # the originals, timed again in the same job
+    assert set(timed.id) >= {f"{i}-control" for i in table.id}  # and their identical copies
+    assert (table.measured_control_ms > 0).all() and (table.noise_floor_pct >= 0).all()
     assert "not worse than noise" in (tiny_run / "results/tables/localmin.md").read_text()
 
 
