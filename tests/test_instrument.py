@@ -111,3 +111,13 @@ def test_graphs_may_not_take_the_reference_id(graphs, tmp_path):
     (directory / "reference.tflite").write_bytes(b"x")
     with pytest.raises(ValueError, match="reference"):
         run_benchmark("dev", SETTINGS, directory, tmp_path / "t.parquet")
+
+
+def test_a_graph_list_is_timed_in_its_own_order(graphs, tmp_path):
+    """Graphs compared with each other are listed side by side and timed so (not sorted apart)."""
+    directory, _ = graphs
+    fake_device.reset({})
+    order = [directory / "c.tflite", directory / "a.tflite", directory / "c.tflite", directory / "b.tflite"]
+    timings = run_benchmark("dev", SETTINGS, order, tmp_path / "t.parquet")
+    first_round = timings.sort_values("start_unix_s").drop_duplicates("id")
+    assert first_round.id.tolist() == ["c", "a", "b"]

@@ -112,7 +112,9 @@ def run_benchmark(
     """
     module = device_module(settings["kind"])
     if isinstance(graphs, list):
-        graph_list = sorted(Path(g) for g in graphs)
+        # A list is timed in its own order (duplicates dropped): graphs compared with each other
+        # (an original, its copy, its expansions) sit side by side, seconds apart in every round.
+        graph_list = list(dict.fromkeys(Path(g) for g in graphs))
     else:
         graph_list = sorted(Path(graphs).glob("*.tflite"))
     if not graph_list:
