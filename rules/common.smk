@@ -60,6 +60,13 @@ def device_settings(wildcards):
     return as_json(config["devices"][wildcards.device])
 
 
+def localmin_device_settings(wildcards):
+    """This device's settings, with at least `localmin.repeats` passes per graph."""
+    device = config["devices"][wildcards.device]
+    repeats = max(device.get("repeats", 2), LOCALMIN.get("repeats", 4))
+    return as_json({**device, "repeats": repeats, "max_passes": max(device.get("max_passes", repeats), repeats)})
+
+
 def benchmark_threads(wildcards):
     """The host is the instrument: its benchmark takes every core, so no other job runs beside it.
     A phone's or a board's benchmark only waits for its device, and takes one core here.

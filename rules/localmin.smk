@@ -72,7 +72,7 @@ rule localmin_benchmark:
         mem_mb=2000,
         runtime=60,
     params:
-        settings=device_settings,
+        settings=localmin_device_settings,
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
         " --graph-list {input.graphs:q} --reference {input.reference:q} --out {output:q} > {log:q} 2>&1"
