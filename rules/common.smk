@@ -64,7 +64,13 @@ def localmin_device_settings(wildcards):
     """This device's settings, with at least `localmin.repeats` passes per graph."""
     device = config["devices"][wildcards.device]
     repeats = max(device.get("repeats", 2), LOCALMIN.get("repeats", 4))
-    return as_json({**device, "repeats": repeats, "max_passes": max(device.get("max_passes", repeats), repeats)})
+    return as_json(
+        {
+            **device,
+            "repeats": repeats,
+            "max_passes": max(device.get("max_passes", repeats), repeats),
+        }
+    )
 
 
 def benchmark_threads(wildcards):
