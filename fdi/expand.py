@@ -170,14 +170,26 @@ def expand_network(
     limit: str | float = "next_pow2",
     originals: Sequence[int] | None = None,
     op_models: dict[str, tuple[float, float]] | None = None,
+    min_gain: float = 0.0,
 ) -> list[int]:
     """Widths at least `widths` that the network's total predicted time prefers, one width at a
     time in network order. `paper`: the candidates of a width are what Algorithm 2 proposes for
     the layers it feeds or leaves (its in- and out-features); `staircase`: every width up to
     `width_limit`. A candidate is taken only if the network's total predicted time drops (or,
-    in staircase mode, stays equal at a larger width)."""
+    in staircase mode, stays equal at a larger width). The network is returned unchanged unless
+    its total predicted time drops by more than `min_gain` (a fraction): a predicted 0.1% is no
+    reason to change a deployed network, and no instrument could confirm it."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    expanded = _expand_network(family, widths, models, mode, limit, originals, op_models)
+    if expanded != [int(w) for w in widths] and min_gain > 0:
+        before, after = predict_networks(family, [list(widths), expanded], models, op_models)
+        if after > (1 - min_gain) * before:
+            return [int(w) for w in widths]
+    return expanded
+
+
+def _expand_network(family, widths, models, mode, limit, originals, op_models) -> list[int]:
     current = [int(w) for w in widths]
     originals = list(originals) if originals is not None else current
     for position in range(len(current)):

@@ -45,7 +45,14 @@ def plan(
         widths = json.loads(network.widths)
         for mode in modes:
             new = expand_network(
-                network.family, widths, models, mode, limit, ORIGINAL_WIDTHS[network.family], op_models
+                network.family,
+                widths,
+                models,
+                mode,
+                limit,
+                ORIGINAL_WIDTHS[network.family],
+                op_models,
+                min_gain=float(settings.get("min_gain", 0.0)),
             )
             before, after = predict_networks(network.family, [widths, new], models, op_models)
             rows.append(

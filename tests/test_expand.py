@@ -104,6 +104,16 @@ def test_expand_network_finds_planted_channel_steps_and_never_predicts_slower():
         assert expanded[-2:] == widths[-2:]
         # The paper's rule rounds up to the next multiple; so does the staircase (the cheapest).
         assert expanded[:3] == [16, 32, 64]
+        # A network is changed only for a predicted gain above min_gain.
+        gain = 1 - after / before
+        kept = expand_network(
+            "vgg", widths, models, mode, "next_pow2", ORIGINAL_WIDTHS["vgg"], min_gain=gain - 0.01
+        )
+        assert kept == expanded
+        unchanged = expand_network(
+            "vgg", widths, models, mode, "next_pow2", ORIGINAL_WIDTHS["vgg"], min_gain=gain + 0.01
+        )
+        assert unchanged == widths
 
 
 def _family_inputs(model, family, seed):
