@@ -12,8 +12,14 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: run test lint format benchmark clean
 
+# The image task's offline data: Debian's Fashion-MNIST (real images, MIT), where apt is usable.
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "fdi needs Python 3.11, found " + sys.version' 
+	@test -d $(FASHION_MNIST) || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null; } \
+		|| echo "note: $(FASHION_MNIST) missing; the image task needs Debian's dataset-fashion-mnist package"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

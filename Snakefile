@@ -22,6 +22,7 @@ include: "rules/evaluate.smk"
 include: "rules/registry.smk"
 include: "rules/networks.smk"
 include: "rules/localmin.smk"
+include: "rules/tasks.smk"
 
 
 rule all:

@@ -19,6 +19,8 @@ LOCALMIN = config.get(
     "localmin", {"modes": ["paper", "staircase"], "limit": "next_pow2"}
 )
 ROUNDS = int(ADAPTIVE["rounds"])
+TASKS = list(config.get("tasks", {}))
+TASK_DATA_DIR = config.get("task_data_dir", "results/data")
 DEVICES = list(config["devices"])
 BASELINES = config["baselines"]["models"]
 
@@ -39,6 +41,7 @@ wildcard_constraints:
     shard=r"\d+",
     round=r"\d+",
     model="svr|dt|rf|gbrt|dnn|flops|fastdeepiot_mse|fastdeepiot_paperx",
+    task="|".join(TASKS) if TASKS else "(?!)",
 
 
 def as_json(value):
@@ -58,6 +61,11 @@ def scope_kind(wildcards):
 def device_settings(wildcards):
     """Only this device's settings: changing another device never reruns this one."""
     return as_json(config["devices"][wildcards.device])
+
+
+def task_settings(wildcards):
+    """Only this task's settings: editing one task never retrains the other."""
+    return as_json(config["tasks"][wildcards.task])
 
 
 def localmin_device_settings(wildcards):

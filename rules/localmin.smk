@@ -23,7 +23,9 @@ rule localmin_plan:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=as_json({key: LOCALMIN.get(key) for key in ("modes", "limit", "min_gain")}),
+        settings=as_json(
+            {key: LOCALMIN.get(key) for key in ("modes", "limit", "min_gain")}
+        ),
     shell:
         "fdi localmin-plan --structures {input.structures:q} --models {input.models:q}"
         " --dataset {input.dataset:q} --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"

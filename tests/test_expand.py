@@ -1,6 +1,8 @@
 """Algorithm 2 and its generalisation: hand-made trees whose best widths are known, the paper's
 safe-region example, and lossless widening of both network families."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -117,16 +119,25 @@ def test_expand_network_finds_planted_channel_steps_and_never_predicts_slower():
 
 
 def _family_inputs(model, family, seed):
-    """Real images for VGG (scikit-learn's digits, 8x8 scaled to 32x32x3); random spectra for
-    DeepSense (no inertial data ships offline before the tasks issue)."""
+    """Real inputs: images (scikit-learn's digits, 8x8 scaled to 32x32x3) for VGG; a smartwatch
+    window (seglearn's recordings, turned into DeepSense's spectra) for DeepSense."""
     if family == "vgg":
         from sklearn.datasets import load_digits
 
         image = load_digits().images[seed] / 16.0
         image = np.kron(image, np.ones((4, 4)))[..., None].repeat(3, axis=-1)
         return [image[None].astype("float32")]
-    rng = np.random.default_rng(seed)
-    return [rng.standard_normal((1, *i.shape[1:])).astype("float32") for i in model.inputs]
+    windows = _watch_windows()
+    return [windows["acc_train"][seed : seed + 1], windows["gyro_train"][seed * 7 : seed * 7 + 1]]
+
+
+@functools.cache
+def _watch_windows():
+    from fdi.tasks import inertial
+
+    recordings, _ = inertial.load_watch()
+    windows = inertial.deepsense_windows(recordings[:12], interval_samples=20, window_step=200)
+    return inertial.leave_users_out(windows, [int(windows["subject"][-1])])
 
 
 @pytest.mark.parametrize(

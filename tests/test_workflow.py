@@ -83,6 +83,19 @@ def test_localmin_expands_the_test_networks_measures_and_tabulates(tiny_run):
     assert "not worse than noise" in (tiny_run / "results/tables/localmin.md").read_text()
 
 
+def test_tasks_target_prepares_trains_exports_and_times_each_task_once(tiny_run):
+    """The tasks' jobs after a finished workflow: one per task and stage, one benchmark per
+    device, and nothing of the campaign again."""
+    dry = snakemake(tiny_run, "-n", "--cores", "2", "results/tables/tasks.csv")
+    assert job_counts(dry.stdout + dry.stderr) == {
+        "task_prepare": 2,
+        "task_train": 2,
+        "task_export": 2,
+        "task_benchmark": 1,
+        "tasks_table": 1,
+    }
+
+
 def test_dataset_holds_real_timings_with_fingerprint(tiny_run):
     dataset = pd.read_parquet(tiny_run / "results/dataset/host.parquet")
     assert (dataset.time_ms > 0).all() and (dataset.time_ms_repeat > 0).all()

@@ -1,0 +1,154 @@
+"""Train a family's network on a prepared task artefact, seeded and resumable.
+
+The network is fdi.families' builder at the task's widths (batch free for training), so the
+trained model is exactly what the time models predict and the compressor widens or narrows.
+Seeding (`keras.utils.set_random_seed` and TensorFlow's deterministic ops) makes a rerun of the
+same config on the same CPU give the same weights. Keras's BackupAndRestore keeps the last
+finished epoch's state in `checkpoint_dir`: a job killed halfway resumes there (with the
+optimiser's moments restarted), and the directory is removed when training completes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fdi.tasks import artefact
+
+
+def inputs_of(arrays: dict[str, np.ndarray], family: str, split: str) -> list[np.ndarray]:
+    """The network's inputs for one split: images scaled to [0, 1], or the two sensors' planes."""
+    if family == "vgg":
+        return [arrays[f"x_{split}"].astype(np.float32) / 255.0]
+    return [arrays[f"acc_{split}"], arrays[f"gyro_{split}"]]
+
+
+def _epoch_logger(epochs: int) -> Any:
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        """One line per epoch (and where a resumed job picked up), for the job's log."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.first = True
+            self.started = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            if self.first and epoch > 0:
+                print(f"resumed from the checkpoint after epoch {epoch}/{epochs}", flush=True)
+            self.first = False
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            values = ", ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items())
+            print(
+                f"epoch {epoch + 1}/{epochs} done in {time.perf_counter() - self.started:.1f} s: {values}",
+                flush=True,
+            )
+
+    return EpochLog()
+
+
+def train(
+    task: str,
+    settings: dict[str, Any],
+    data: Path,
+    out_model: Path,
+    metrics_path: Path,
+    checkpoint_dir: Path,
+) -> dict[str, Any]:
+    """Fit, evaluate on the held-out split, save the model and its metrics; return the metrics."""
+    import keras
+    import tensorflow as tf
+
+    from fdi.families import build_keras
+
+    arrays, record = artefact.load(data)
+    family, seed = settings["family"], int(settings.get("seed", 0))
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    classes = len(record["classes"])
+    model = build_keras(family, settings["widths"], name=task, batch_size=None, classes=classes)
+    metrics: list[Any] = ["accuracy"]
+    if family == "vgg":
+        metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"))
+    model.compile(
+        optimizer=keras.optimizers.Adam(float(settings.get("learning_rate", 1e-3))),
+        loss="sparse_categorical_crossentropy",
+        metrics=metrics,
+    )
+    epochs = int(settings["epochs"])
+    train_x, train_y = inputs_of(arrays, family, "train"), arrays["y_train"]
+    test_x, test_y = inputs_of(arrays, family, "test"), arrays["y_test"]
+    print(
+        f"{task}: {family} {settings['widths']} on {record['data']} "
+        f"({len(train_y)} train, {len(test_y)} test, {classes} classes), {epochs} epochs",
+        flush=True,
+    )
+    started = time.perf_counter()
+    model.fit(
+        train_x,
+        train_y,
+        batch_size=int(settings.get("batch_size", 64)),
+        epochs=epochs,
+        shuffle=True,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.BackupAndRestore(str(checkpoint_dir), delete_checkpoint=False),
+            _epoch_logger(epochs),
+        ],
+    )
+    wall_s = time.perf_counter() - started
+    scores = model.evaluate(test_x, test_y, batch_size=256, verbose=0, return_dict=True)
+    out_model = Path(out_model)
+    out_model.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out_model)
+    result = {
+        "task": task,
+        "family": family,
+        "widths": [int(w) for w in settings["widths"]],
+        "data": record["data"],
+        "data_sha256": record["sha256"],
+        "source": record.get("source"),
+        "classes": record["classes"],
+        "n_train": len(train_y),
+        "n_test": len(test_y),
+        "seed": seed,
+        "epochs": epochs,
+        "batch_size": int(settings.get("batch_size", 64)),
+        "learning_rate": float(settings.get("learning_rate", 1e-3)),
+        "test_accuracy": float(scores["accuracy"]),
+        "test_top5": float(scores["top5"]) if "top5" in scores else None,
+        "test_loss": float(scores["loss"]),
+        "train_wall_s": round(wall_s, 1),
+        "train_wall_s_note": "this job's fit only: a resumed job counts its own epochs",
+    }
+    Path(metrics_path).write_text(json.dumps(result, indent=1) + "\n")
+    import shutil
+
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    print(f"{task}: test accuracy {result['test_accuracy']:.4f} -> {out_model}, {metrics_path}", flush=True)
+    return result
+
+
+def export_trained(model_path: Path, task: str, family: str, out_graph: Path) -> list[int]:
+    """The trained network at batch 1 (the timed form), converted to .tflite; returns its widths."""
+    import keras
+
+    from fdi.expand_keras import widths_of
+    from fdi.export import to_tflite
+    from fdi.families import build_keras
+
+    trained = keras.models.load_model(model_path, compile=False)
+    widths = widths_of(trained, family)
+    classes = int(trained.outputs[0].shape[-1])
+    single = build_keras(family, widths, name=task, batch_size=1, classes=classes)
+    single.set_weights(trained.get_weights())
+    Path(out_graph).parent.mkdir(parents=True, exist_ok=True)
+    Path(out_graph).write_bytes(to_tflite(single))
+    return widths
