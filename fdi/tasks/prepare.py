@@ -39,8 +39,14 @@ def prepare(task: str, settings: dict[str, Any], out: Path, cache_dir: Path) -> 
     if kind in ("fashion_mnist", "cifar10", "hhar"):
         if not source:
             raise ValueError(f"task {task}: data {kind!r} needs a source (a path or an https:// URL)")
+        if not settings.get("checksum") and "://" in str(source):
+            print(
+                f"warning: task {task}: {source} has no checksum in config; "
+                "its SHA-256 is recorded, not verified"
+            )
         path = artefact.fetch(str(source), settings.get("checksum"), cache_dir)
         record["source"] = str(source)
+        record["source_verified"] = bool(settings.get("checksum"))
         record["source_sha256"] = _sources(path)
     if kind == "fashion_mnist":
         raw, classes = images.load_fashion_mnist(path), images.FASHION_MNIST_CLASSES
