@@ -23,6 +23,7 @@ include: "rules/registry.smk"
 include: "rules/networks.smk"
 include: "rules/localmin.smk"
 include: "rules/tasks.smk"
+include: "rules/compress.smk"
 
 
 rule all:

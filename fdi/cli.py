@@ -689,6 +689,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", type=Path, required=True)
     p.add_argument("--markdown", type=Path, required=True)
 
+    from fdi.compress.commands import add_commands
+
+    add_commands(add)
+
     p = add("explain", cmd_explain, "Print a time model (JSON) as readable if/else rules with leaf formulas.")
     p.add_argument("model", type=Path, help="e.g. results/models/host/cnn.json")
     return parser

@@ -87,7 +87,8 @@ def _gate_map(units_old: int, units_new: int, gates: int) -> np.ndarray:
 
 def expand_model(model: Any, new_widths: Sequence[int], family: str | None = None) -> Any:
     """A new Keras model of the same family at `new_widths` (each >= the model's own) holding the
-    model's weights zero-padded, so it computes the same outputs."""
+    model's weights zero-padded, so it computes the same outputs; same batch size and classes
+    as the model (a task's network need not have the paper task's classes)."""
     family = family or family_of(model)
     old_widths = widths_of(model, family)
     new_widths = [int(w) for w in new_widths]
@@ -96,7 +97,14 @@ def expand_model(model: Any, new_widths: Sequence[int], family: str | None = Non
             f"new widths {new_widths} must have {len(old_widths)} entries, each at least the "
             f"model's own {old_widths}"
         )
-    expanded = build_keras(family, new_widths, name=f"{model.name}_expanded")
+    output_layer = "fc3" if family == "vgg" else "output"
+    expanded = build_keras(
+        family,
+        new_widths,
+        name=f"{model.name}_expanded",
+        batch_size=model.inputs[0].shape[0],
+        classes=int(model.get_layer(output_layer).get_config()["units"]),
+    )
     for name, (reads, produces) in width_roles(family).items():
         old_layer, new_layer = model.get_layer(name), expanded.get_layer(name)
         weights = old_layer.get_weights()

@@ -167,3 +167,100 @@ def network_timing_files(wildcards):
 
 def dataset_pairs(files):
     return " ".join(f"{device}={path}" for device, path in zip(DEVICES, files))
+
+
+# The compression stage (rules/compress.smk): which searches run, and their settings.
+COMPRESS = config.get("compress", {})
+COMPRESS_VARIANTS = COMPRESS.get("variants", [])
+SEARCH_VARIANTS = (
+    (["deepiot"] if {"deepiot", "deepiot_localmin"} & set(COMPRESS_VARIANTS) else [])
+    + (["deepiot_flops"] if "deepiot_flops" in COMPRESS_VARIANTS else [])
+    + (
+        [f"fastdeepiot_{device}" for device in DEVICES]
+        if "fastdeepiot" in COMPRESS_VARIANTS
+        else []
+    )
+)
+LOCALMIN_VARIANTS = (
+    [f"deepiot_localmin_{device}" for device in DEVICES]
+    if "deepiot_localmin" in COMPRESS_VARIANTS
+    else []
+)
+TASK_FAMILIES = {
+    task: settings["family"] for task, settings in config.get("tasks", {}).items()
+}
+COMPRESS_TABLES = {"vgg": "table6", "deepsense": "table8"}
+
+
+def search_device(variant):
+    """The device whose time models a variant uses (FastDeepIoT's), or None."""
+    return (
+        variant.removeprefix("fastdeepiot_")
+        if variant.startswith("fastdeepiot_")
+        else None
+    )
+
+
+def search_settings(wildcards):
+    """The search's settings: the shared ones, this variant's objective and lambda."""
+    objective = {"deepiot": "none", "deepiot_flops": "flops"}.get(
+        wildcards.variant, "time"
+    )
+    settings = {
+        **COMPRESS.get("search", {}),
+        "targets": COMPRESS.get("targets", [0.5, 0.25, 0.1]),
+        "objective": objective,
+        "lambda": float(COMPRESS.get("lambda", {}).get(objective, 0.0)),
+    }
+    return as_json(settings)
+
+
+def variant_models(wildcards):
+    """The time models and dataset of the job's own device: the `device` wildcard's, or the
+    variant's (FastDeepIoT's; none for DeepIoT and +FLOPs)."""
+    device = getattr(wildcards, "device", None) or search_device(wildcards.variant)
+    if device is None:
+        return {"models": [], "dataset": []}
+    return {
+        "models": expand(
+            "results/models/{device}/{layer}.json", device=device, layer=LAYERS
+        ),
+        "dataset": f"results/dataset/{device}.parquet",
+    }
+
+
+def compress_graph_dirs(wildcards=None):
+    return expand(
+        "results/compress/{task}/{variant}/final/graphs",
+        task=TASKS,
+        variant=SEARCH_VARIANTS + LOCALMIN_VARIANTS,
+    )
+
+
+def compress_points(wildcards=None):
+    return expand(
+        "results/compress/{task}/{variant}/final/points.parquet",
+        task=TASKS,
+        variant=SEARCH_VARIANTS + LOCALMIN_VARIANTS,
+    )
+
+
+def compress_table_outputs():
+    families = sorted(set(TASK_FAMILIES.values()))
+    return {
+        "tables": [
+            f"results/tables/{COMPRESS_TABLES[f]}.{ext}"
+            for f in families
+            for ext in ("csv", "md")
+        ],
+        "figures": expand("results/figures/fig5_{task}.png", task=TASKS),
+    }
+
+
+def all_models_and_datasets():
+    return {
+        "models": expand(
+            "results/models/{device}/{layer}.json", device=DEVICES, layer=LAYERS
+        ),
+        "datasets": expand("results/dataset/{device}.parquet", device=DEVICES),
+    }

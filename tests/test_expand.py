@@ -1,10 +1,9 @@
 """Algorithm 2 and its generalisation: hand-made trees whose best widths are known, the paper's
 safe-region example, and lossless widening of both network families."""
 
-import functools
-
 import numpy as np
 import pytest
+from real_inputs import family_inputs
 
 from fdi.expand import algorithm2, best_width, expand_network, predict_networks, safe_region, width_limit
 from fdi.families import ORIGINAL_WIDTHS, layers
@@ -118,28 +117,6 @@ def test_expand_network_finds_planted_channel_steps_and_never_predicts_slower():
         assert unchanged == widths
 
 
-def _family_inputs(model, family, seed):
-    """Real inputs: images (scikit-learn's digits, 8x8 scaled to 32x32x3) for VGG; a smartwatch
-    window (seglearn's recordings, turned into DeepSense's spectra) for DeepSense."""
-    if family == "vgg":
-        from sklearn.datasets import load_digits
-
-        image = load_digits().images[seed] / 16.0
-        image = np.kron(image, np.ones((4, 4)))[..., None].repeat(3, axis=-1)
-        return [image[None].astype("float32")]
-    windows = _watch_windows()
-    return [windows["acc_train"][seed : seed + 1], windows["gyro_train"][seed * 7 : seed * 7 + 1]]
-
-
-@functools.cache
-def _watch_windows():
-    from fdi.tasks import inertial
-
-    recordings, _ = inertial.load_watch()
-    windows = inertial.deepsense_windows(recordings[:12], interval_samples=20, window_step=200)
-    return inertial.leave_users_out(windows, [int(windows["subject"][-1])])
-
-
 @pytest.mark.parametrize(
     "family, widths, new_widths",
     [
@@ -168,7 +145,7 @@ def test_widened_network_computes_exactly_the_original(family, widths, new_width
     expanded = expand_model(model, new_widths)
     assert widths_of(expanded, family) == new_widths
     for seed in range(3):
-        inputs = _family_inputs(model, family, seed)
+        inputs = family_inputs(family, seed)
         before = model.predict(inputs, verbose=0)
         after = expanded.predict(inputs, verbose=0)
         assert np.abs(after - before).max() <= 1e-5

@@ -96,6 +96,29 @@ def test_tasks_target_prepares_trains_exports_and_times_each_task_once(tiny_run)
     }
 
 
+def test_compression_plans_every_variant_once_and_device_free_jobs_read_no_time_model(tiny_run):
+    """Tables 6 and 8 after a finished campaign: the tasks once, a search and a finish per task and
+    variant (DeepIoT, +FLOPs, FastDeepIoT on the host), localMin per task and device, one benchmark
+    per device; DeepIoT's jobs read no device's time models, so a new device leaves them alone."""
+    dry = snakemake(tiny_run, "-n", "--cores", "2", "results/tables/table6.csv", "results/tables/table8.csv")
+    assert job_counts(dry.stdout + dry.stderr) == {
+        "task_prepare": 2,
+        "task_train": 2,
+        "task_export": 2,
+        "compress_search": 6,
+        "compress_finish": 6,
+        "compress_localmin": 2,
+        "compress_benchmark": 1,
+        "compress_table": 1,
+    }
+    deepiot = snakemake(tiny_run, "-n", "--cores", "2", "results/compress/vgg/deepiot/final/points.parquet")
+    assert "rule compress_finish" in deepiot.stdout and "results/models/" not in deepiot.stdout
+    steered = snakemake(
+        tiny_run, "-n", "--cores", "2", "results/compress/vgg/fastdeepiot_host/final/points.parquet"
+    )
+    assert "results/models/host/cnn.json" in steered.stdout
+
+
 def test_dataset_holds_real_timings_with_fingerprint(tiny_run):
     dataset = pd.read_parquet(tiny_run / "results/dataset/host.parquet")
     assert (dataset.time_ms > 0).all() and (dataset.time_ms_repeat > 0).all()

@@ -1,0 +1,2 @@
+"""DeepIoT's structure compression, steered by a device's time model (SPEC §3): the masked critic,
+the compressor, the objectives, extraction of the kept elements, the search loop and the tables."""

@@ -1,0 +1,183 @@
+"""The `fdi compress-*` subcommands: one per workflow step of the compression stage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def _json(text: str) -> Any:
+    return json.loads(text)
+
+
+def _pairs(values: list[str]) -> dict[str, Path]:
+    out = {}
+    for value in values or []:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise SystemExit(f"expected DEVICE=PATH, got {value!r}")
+        out[name] = Path(path)
+    return out
+
+
+def time_models(model_paths: list[Path], dataset_pairs: list[str]) -> dict[str, tuple[dict, dict]]:
+    """{device: (its layer time models, its op models)} from results/models/DEVICE/LAYER.json and
+    DEVICE=results/dataset/DEVICE.parquet."""
+    import pandas as pd
+
+    from fdi.networks import fit_op_models, load_models
+
+    models = load_models(model_paths or [])
+    datasets = _pairs(dataset_pairs)
+    missing = set(models) ^ set(datasets)
+    if missing:
+        raise SystemExit(f"time models and datasets must name the same devices; unmatched: {sorted(missing)}")
+    return {device: (models[device], fit_op_models(pd.read_parquet(datasets[device]))) for device in models}
+
+
+def cmd_search(args: argparse.Namespace) -> None:
+    from fdi.compress.search import search
+
+    settings = dict(args.settings)
+    models = time_models(args.models, args.datasets)
+    cost_models = models.get(args.device) if args.device else None
+    if settings.get("objective") == "time" and cost_models is None:
+        raise SystemExit(f"compress-search {args.variant}: the time objective needs --device and its models")
+    result = search(args.original, args.data, args.family, settings, args.out_dir, cost_models, log=_log)
+    print(
+        f"{args.task} {args.variant}: {len(result['points'])} points, "
+        f"unreached targets {result['unreached_targets']}"
+    )
+
+
+def cmd_finish(args: argparse.Namespace) -> None:
+    from fdi.compress.finish import finish
+
+    models = time_models(args.models, args.datasets)
+    if args.expand_with and args.expand_with not in models:
+        raise SystemExit(
+            f"compress-finish: --expand-with {args.expand_with} needs that device's --models and --datasets"
+        )
+    frame = finish(
+        args.task,
+        args.variant,
+        args.search_dir,
+        args.data,
+        args.settings,
+        args.out_dir,
+        models.get(args.expand_with) if args.expand_with else None,
+        log=_log,
+    )
+    print(f"{args.task} {args.variant}: {len(frame)} points finished -> {args.out_dir / 'points.parquet'}")
+
+
+def cmd_localmin(args: argparse.Namespace) -> None:
+    from fdi.compress.finish import localmin
+
+    models = time_models(args.models, args.datasets)
+    if args.device not in models:
+        raise SystemExit(
+            f"compress-localmin: --device {args.device} needs that device's --models and --datasets"
+        )
+    frame = localmin(
+        args.task,
+        args.device,
+        args.deepiot_dir,
+        args.data,
+        args.settings,
+        args.out_dir,
+        models[args.device],
+        log=_log,
+    )
+    print(
+        f"{args.task} DeepIoT+localMin on {args.device}: {len(frame)} rows "
+        f"-> {args.out_dir / 'points.parquet'}"
+    )
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from fdi.compress import table
+
+    models = time_models(args.models, args.datasets)
+    points = pd.concat([pd.read_parquet(p) for p in args.points], ignore_index=True)
+    originals = table.original_rows(args.metrics)
+    timings = {device: pd.read_parquet(path) for device, path in _pairs(args.timings).items()}
+    curve = table.curves(points, originals, table.measured(timings, args.settings), models)
+    args.curves.parent.mkdir(parents=True, exist_ok=True)
+    curve.to_csv(args.curves, index=False)
+    devices = sorted(timings)
+    for task, rows in curve.groupby("task"):
+        family = rows.family.dropna().iloc[0]
+        number = table.TABLE_NUMBER[family]
+        frame = table.task_table(rows, family, devices, args.tolerance)
+        csv = args.tables_dir / f"table{number}.csv"
+        frame.to_csv(csv)
+        name = task if task == family else f"{task} ({family})"
+        title = f"Table {number}: {name}, each variant's most compressed point at the original's accuracy"
+        (args.tables_dir / f"table{number}.md").write_text(table.markdown(frame, title))
+        table.figure(rows, task, devices, args.figures_dir / f"fig5_{task}.png")
+        print(f"{task}: table{number}.csv/.md, fig5_{task}.png")
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> None:
+    """Register the compression subcommands with the `fdi` parser."""
+
+    def models(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--models", nargs="*", type=Path, default=[], help="results/models/DEVICE/LAYER.json")
+        p.add_argument(
+            "--datasets", nargs="*", default=[], help="DEVICE=results/dataset/DEVICE.parquet (op models)"
+        )
+
+    p = add("compress-search", cmd_search, "DeepIoT's compressor-critic search of one variant; resumable.")
+    p.add_argument("--task", required=True)
+    p.add_argument("--variant", required=True, help="deepiot, deepiot_flops or fastdeepiot_DEVICE")
+    p.add_argument("--family", required=True, choices=["vgg", "deepsense"])
+    p.add_argument(
+        "--settings", type=_json, required=True, help="the search's settings (JSON), objective included"
+    )
+    p.add_argument("--device", help="whose time models the time objective uses")
+    p.add_argument("--original", type=Path, required=True, help="the trained original .keras")
+    p.add_argument("--data", type=Path, required=True, help="the task's prepared .npz")
+    p.add_argument("--out-dir", type=Path, required=True, help="search.json and points/ go here")
+    models(p)
+
+    p = add("compress-finish", cmd_finish, "Fine-tune, judge and export every point of a search.")
+    p.add_argument("--task", required=True)
+    p.add_argument("--variant", required=True)
+    p.add_argument("--search-dir", type=Path, required=True)
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--settings", type=_json, required=True, help="{finetune: ..., localmin: ...}")
+    p.add_argument("--expand-with", help="a device: widen each point by Algorithm 2 first (FastDeepIoT)")
+    p.add_argument("--out-dir", type=Path, required=True)
+    models(p)
+
+    p = add("compress-localmin", cmd_localmin, "DeepIoT+localMin (and t_min) from DeepIoT's finished points.")
+    p.add_argument("--task", required=True)
+    p.add_argument("--device", required=True)
+    p.add_argument("--deepiot-dir", type=Path, required=True, help="DeepIoT's finish directory")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--settings", type=_json, required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+    models(p)
+
+    p = add("compress-table", cmd_table, "Tables 6 and 8, the curves and Figure 5 from the measured points.")
+    p.add_argument("--points", nargs="+", type=Path, required=True, help="every variant's points.parquet")
+    p.add_argument("--metrics", nargs="+", type=Path, required=True, help="the originals' metrics.json")
+    p.add_argument(
+        "--timings", nargs="+", required=True, help="DEVICE=results/timings/DEVICE/compress.parquet"
+    )
+    p.add_argument("--settings", type=_json, required=True, help="per device: its instrument settings")
+    p.add_argument("--tolerance", type=float, required=True, help="accuracy a pick may lose (fraction)")
+    p.add_argument("--curves", type=Path, required=True, help="every point, as CSV")
+    p.add_argument("--tables-dir", type=Path, required=True)
+    p.add_argument("--figures-dir", type=Path, required=True)
+    models(p)

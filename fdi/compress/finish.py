@@ -1,0 +1,318 @@
+"""From a search's points to deployable networks: (expand), fine-tune, evaluate, export.
+
+- `finish`: every point of a search (fdi.compress.search) is the extracted small network; for
+  FastDeepIoT it is first widened by Algorithm 2 under the device's time models (lossless, zeros),
+  then every point is fine-tuned with its structure frozen, judged on the test split, saved and
+  exported at batch 1. A point already finished is kept (a killed job redoes only the rest).
+- `localmin`: DeepIoT's finished points widened by Algorithm 2 with no retraining
+  (DeepIoT+localMin); their test accuracy is measured again, and equals DeepIoT's by construction.
+- `t_min`: the recurrent network's lower bound (SPEC §5): every width 1, then Algorithm 2.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fdi.compress.objectives import layer_totals, parameter_fraction
+from fdi.expand import expand_network
+from fdi.expand_keras import expand_model, family_of, widths_of
+from fdi.tasks.train import inputs_of
+
+TimeModels = tuple[dict[str, Any], dict[str, tuple[float, float]]]
+"""A device's layer time models and its op models (fdi.networks)."""
+
+FINETUNE_DEFAULTS = {"epochs": 2, "learning_rate": 5e-4, "batch_size": 128, "seed": 0}
+
+
+def _target_text(point: dict[str, Any]) -> str:
+    if point.get("target") is None:
+        return f"end of search, {point.get('measure', 'params')} {point.get('fraction', float('nan')):.0%}"
+    return f"target {point['target']:.0%} of {point.get('measure', 'params')}"
+
+
+def graph_name(task: str, variant: str, index: int) -> str:
+    return f"{task}-{variant}-t{index}.tflite"
+
+
+def evaluate(model: Any, arrays: dict[str, np.ndarray], family: str) -> dict[str, float]:
+    """Test accuracy (and top-5 for the image task) of a network, from its probabilities."""
+    inputs = inputs_of(arrays, family, "test")
+    probabilities = model.predict(inputs if len(inputs) > 1 else inputs[0], batch_size=256, verbose=0)
+    labels = arrays["y_test"]
+    result = {"test_accuracy": float(np.mean(np.argmax(probabilities, axis=1) == labels))}
+    if family == "vgg":
+        top5 = np.argsort(probabilities, axis=1)[:, -5:]
+        result["test_top5"] = float(np.mean((top5 == labels[:, None]).any(axis=1)))
+    return result
+
+
+def fine_tune(
+    model: Any,
+    arrays: dict[str, np.ndarray],
+    family: str,
+    settings: dict[str, Any],
+    log: Callable[[str], None],
+) -> None:
+    """Train the frozen structure's weights further on the training split."""
+    import keras
+
+    settings = {**FINETUNE_DEFAULTS, **settings}
+    keras.utils.set_random_seed(int(settings["seed"]))
+    model.compile(
+        optimizer=keras.optimizers.Adam(float(settings["learning_rate"])),
+        loss="sparse_categorical_crossentropy",
+    )
+    inputs = inputs_of(arrays, family, "train")
+    for epoch in range(int(settings["epochs"])):
+        started = time.perf_counter()
+        history = model.fit(
+            inputs if len(inputs) > 1 else inputs[0],
+            arrays["y_train"],
+            batch_size=int(settings["batch_size"]),
+            epochs=1,
+            shuffle=True,
+            verbose=0,
+        )
+        log(
+            f"  fine-tune epoch {epoch + 1}/{settings['epochs']}: loss {history.history['loss'][-1]:.4f} "
+            f"({time.perf_counter() - started:.0f} s)"
+        )
+
+
+def export(model: Any, family: str, path: Path) -> None:
+    """The network at batch 1 (the timed form) as a .tflite graph."""
+    from fdi.export import to_tflite
+    from fdi.families import build_keras
+
+    single = build_keras(
+        family,
+        widths_of(model, family),
+        name=model.name,
+        batch_size=1,
+        classes=int(model.outputs[0].shape[-1]),
+    )
+    single.set_weights(model.get_weights())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(to_tflite(single))
+
+
+def _row(
+    task: str,
+    variant: str,
+    index: int,
+    point: dict[str, Any],
+    widths: list[int],
+    family: str,
+    original: list[int],
+    scores: dict[str, float],
+) -> dict[str, Any]:
+    flops, full = layer_totals(family, [widths, original], "flops")
+    return {
+        "task": task,
+        "family": family,
+        "variant": variant,
+        "point": index,
+        "target": point.get("target"),
+        "measure": point.get("measure", "params"),
+        "graph": graph_name(task, variant, index),
+        "original_widths": json.dumps(original),
+        "searched_widths": json.dumps(point["widths"]),
+        "widths": json.dumps(widths),
+        "parameter_fraction": parameter_fraction(family, widths, original),
+        "flops_fraction": float(flops / full),
+        "mflops": float(flops / 1e6),
+        "validation_accuracy_searched": point.get("validation_accuracy"),
+        **scores,
+    }
+
+
+def finish(
+    task: str,
+    variant: str,
+    search_dir: Path,
+    data_path: Path,
+    settings: dict[str, Any],
+    out_dir: Path,
+    expand_with: TimeModels | None = None,
+    log: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """Fine-tune (after Algorithm 2 under `expand_with`, a device's layer and op models, if
+    given) and export every point; write `out_dir/points.parquet` (one row per point) and the
+    graphs under `out_dir/graphs`. Predicted times for every device are the table step's job, so
+    adding a device does not redo a fine-tuning."""
+    import keras
+
+    from fdi.tasks import artefact
+
+    result = json.loads((Path(search_dir) / "search.json").read_text())
+    family, original = result["family"], result["original_widths"]
+    arrays, _ = artefact.load(data_path)
+    out_dir = Path(out_dir)
+    (out_dir / "graphs").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for index, point in enumerate(result["points"]):
+        final, record = out_dir / f"final-{index}.keras", out_dir / f"final-{index}.json"
+        if (
+            final.exists()
+            and record.exists()
+            and (out_dir / "graphs" / graph_name(task, variant, index)).exists()
+        ):
+            log(f"point {index}: already finished")
+            rows.append(json.loads(record.read_text()))
+            continue
+        model = keras.models.load_model(Path(search_dir) / "points" / f"target-{index}.keras", compile=False)
+        widths = widths_of(model, family)
+        if expand_with is not None:
+            models, ops = expand_with
+            local = settings.get("localmin", {})
+            new = expand_network(
+                family,
+                widths,
+                models,
+                local.get("mode", "staircase"),
+                local.get("limit", "next_pow2"),
+                original,
+                ops,
+                float(local.get("min_gain", 0.0)),
+            )
+            log(f"point {index}: Algorithm 2 on the device's models: {widths} -> {new}")
+            model, widths = expand_model(model, new, family), new
+        log(f"point {index} ({_target_text(point)}): fine-tuning {widths}")
+        fine_tune(model, arrays, family, settings.get("finetune", {}), log)
+        scores = evaluate(model, arrays, family)
+        log(f"point {index}: test accuracy {scores['test_accuracy']:.4f}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        model.save(final)
+        export(model, family, out_dir / "graphs" / graph_name(task, variant, index))
+        row = _row(
+            task,
+            variant,
+            index,
+            point,
+            widths,
+            family,
+            original,
+            scores,
+        )
+        record.write_text(json.dumps(row) + "\n")
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame.to_parquet(out_dir / "points.parquet", index=False)
+    return frame
+
+
+def localmin(
+    task: str,
+    device: str,
+    deepiot_dir: Path,
+    data_path: Path,
+    settings: dict[str, Any],
+    out_dir: Path,
+    time_models: TimeModels,
+    log: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """DeepIoT+localMin on `device` (whose layer and op models `time_models` are): DeepIoT's
+    finished points widened by Algorithm 2, no retraining; for recurrent networks also t_min
+    (every width 1, then Algorithm 2), an untrained network timed for its execution time only."""
+    import keras
+
+    from fdi.families import build_keras
+    from fdi.tasks import artefact
+
+    variant = f"deepiot_localmin_{device}"
+    deepiot = pd.read_parquet(Path(deepiot_dir) / "points.parquet")
+    arrays, _ = artefact.load(data_path)
+    models, ops = time_models
+    local = settings.get("localmin", {})
+    out_dir = Path(out_dir)
+    (out_dir / "graphs").mkdir(parents=True, exist_ok=True)
+    rows = []
+    family = None
+    for point in deepiot.to_dict("records"):
+        model = keras.models.load_model(
+            Path(deepiot_dir) / f"final-{int(point['point'])}.keras", compile=False
+        )
+        family = family_of(model)
+        widths = widths_of(model, family)
+        original = json.loads(point["original_widths"])
+        new = expand_network(
+            family,
+            widths,
+            models,
+            local.get("mode", "staircase"),
+            local.get("limit", "next_pow2"),
+            original,
+            ops,
+            float(local.get("min_gain", 0.0)),
+        )
+        expanded = expand_model(model, new, family)
+        scores = evaluate(expanded, arrays, family)
+        log(
+            f"point {point['point']}: {widths} -> {new}; "
+            f"test accuracy {point['test_accuracy']:.4f} -> {scores['test_accuracy']:.4f}"
+        )
+        export(expanded, family, out_dir / "graphs" / graph_name(task, variant, int(point["point"])))
+        source = {
+            "target": point["target"],
+            "measure": point["measure"],
+            "widths": json.loads(point["searched_widths"]),
+            "validation_accuracy": point["validation_accuracy_searched"],
+        }
+        rows.append(
+            _row(
+                task,
+                variant,
+                int(point["point"]),
+                source,
+                new,
+                family,
+                original,
+                scores,
+            )
+        )
+    if "acc_train" in arrays:  # a DeepSense task: recurrent, so t_min is its lower bound
+        family = "deepsense"
+        ones = [1] * 8
+        original = json.loads(deepiot.original_widths.iloc[0]) if len(deepiot) else ones
+        t_min = expand_network(
+            family,
+            ones,
+            models,
+            local.get("mode", "staircase"),
+            local.get("limit", "next_pow2"),
+            original,
+            ops,
+            0.0,
+        )
+        classes = int(arrays["y_train"].max()) + 1
+        export(
+            build_keras(family, t_min, name="t_min", batch_size=None, classes=classes),
+            family,
+            out_dir / "graphs" / f"{task}-tmin_{device}.tflite",
+        )
+        flops, full = layer_totals(family, [t_min, original], "flops")
+        rows.append(
+            {
+                "task": task,
+                "family": family,
+                "variant": f"tmin_{device}",
+                "point": 0,
+                "graph": f"{task}-tmin_{device}.tflite",
+                "widths": json.dumps(t_min),
+                "parameter_fraction": parameter_fraction(family, t_min, original),
+                "flops_fraction": float(flops / full),
+                "mflops": float(flops / 1e6),
+            }
+        )
+        log(f"t_min on {device}: widths 1 -> {t_min}")
+    frame = pd.DataFrame(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out_dir / "points.parquet", index=False)
+    return frame

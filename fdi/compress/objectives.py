@@ -1,0 +1,99 @@
+"""The structure terms a compression objective adds to the task loss (SPEC §3, eq. 7 and 8).
+
+Every term is a cost of a *sampled structure* (the widths a batch of masks keeps), relative to the
+original network's, so one lambda means the same whatever the network's size:
+- `none`: plain DeepIoT (eq. 7): the reward is the task loss alone; the rising pruning threshold
+  does the compressing;
+- `params`: the fraction of parameters kept (a size reward; Keras's count, `parameter_counts`);
+- `flops`: the fraction of FLOPs kept (DeepIoT+FLOPs);
+- `time`: the device's predicted execution time (eq. 8), the sum of its time models' predictions
+  over the layers and the ops, one predict call per layer type for the whole batch of structures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fdi.expand import predict_networks
+from fdi.families import layers
+from fdi.features import add_features
+
+TERMS = ("none", "params", "flops", "time")
+
+
+def layer_totals(family: str, candidates: Sequence[Sequence[int]], column: str) -> np.ndarray:
+    """Per width vector: the sum over its layers of a feature column (param_size, flops)."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    owners: dict[str, list[int]] = {}
+    for index, widths in enumerate(candidates):
+        for layer in layers(family, widths):
+            rows.setdefault(layer["layer"], []).append({k: v for k, v in layer.items() if k != "name"})
+            owners.setdefault(layer["layer"], []).append(index)
+    totals = np.zeros(len(candidates))
+    for kind, kind_rows in rows.items():
+        values = add_features(pd.DataFrame(kind_rows), kind)[column].to_numpy(dtype=float)
+        np.add.at(totals, np.asarray(owners[kind]), values)
+    return totals
+
+
+def parameter_counts(family: str, candidates: Sequence[Sequence[int]]) -> np.ndarray:
+    """Per width vector: the network's trainable parameters as Keras holds them (weights and
+    biases; a GRU's reset_after keeps two bias vectors). Table 3's param_size is a model feature
+    (a conv's counts one bias), not this count."""
+    totals = np.zeros(len(candidates))
+    for index, widths in enumerate(candidates):
+        for layer in layers(family, widths):
+            kind = layer["layer"]
+            if kind == "cnn":
+                weights = layer["kernel_h"] * layer["kernel_w"] * layer["in_channel"] * layer["out_channel"]
+                totals[index] += weights + layer["out_channel"]
+            elif kind == "fc":
+                totals[index] += (layer["in_dim"] + 1) * layer["out_dim"]
+            else:
+                gates, biases = (3, 2) if kind == "gru" else (4, 1)
+                totals[index] += gates * layer["out_dim"] * (layer["in_dim"] + layer["out_dim"] + biases)
+    return totals
+
+
+class StructureCost:
+    """cost(widths) / cost(original widths) for one term, over batches of width vectors."""
+
+    def __init__(
+        self,
+        term: str,
+        family: str,
+        original: Sequence[int],
+        models: dict[str, Any] | None = None,
+        op_models: dict[str, tuple[float, float]] | None = None,
+    ) -> None:
+        if term not in TERMS:
+            raise ValueError(f"objective term must be one of {', '.join(TERMS)}, not {term!r}")
+        if term == "time" and not models:
+            raise ValueError("the time objective needs the device's time models")
+        self.term, self.family, self.models, self.op_models = term, family, models, op_models
+        self.original = [int(w) for w in original]
+        self.scale = 1.0 if term == "none" else float(self._raw([self.original])[0])
+
+    def _raw(self, candidates: Sequence[Sequence[int]]) -> np.ndarray:
+        if self.term == "params":
+            return parameter_counts(self.family, candidates)
+        if self.term == "flops":
+            return layer_totals(self.family, candidates, "flops")
+        return predict_networks(self.family, candidates, self.models, self.op_models)
+
+    def __call__(self, candidates: Sequence[Sequence[int]]) -> np.ndarray:
+        """Relative cost of each width vector (zeros for `none`); identical vectors are costed once."""
+        if self.term == "none":
+            return np.zeros(len(candidates))
+        unique, inverse = np.unique(np.asarray(candidates, dtype=int), axis=0, return_inverse=True)
+        return self._raw(unique.tolist())[np.ravel(inverse)] / self.scale
+
+
+def parameter_fraction(family: str, widths: Sequence[int], original: Sequence[int]) -> float:
+    """The share of the original's parameters a structure keeps."""
+    kept, full = parameter_counts(family, [list(widths), list(original)])
+    return float(kept / full)

@@ -1,0 +1,202 @@
+"""Tables 6 and 8 and Figure 5: every variant's curve, measured on every device, and each
+variant's pick (the most compressed point that keeps the original's test accuracy).
+
+The measured time of a graph is the instrument's (fdi.dataset.summarise_timings: the least
+disturbed agreeing pair of passes); its noise floor is how far that graph's passes in the same
+job disagree (`spread`). The trained original is timed in the same job, so reductions are
+against a measurement taken under the same conditions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fdi.dataset import summarise_timings
+from fdi.expand import predict_networks
+from fdi.families import WIDTH_NAMES
+
+TABLE_NUMBER = {"vgg": 6, "deepsense": 8}
+
+
+def measured(timings: dict[str, pd.DataFrame], settings: dict[str, Any]) -> pd.DataFrame:
+    """Per device and graph id: measured ms and the within-job spread of its passes."""
+    frames = []
+    for device, frame in timings.items():
+        summary = summarise_timings(
+            frame[frame.get("role", "component") != "reference"] if "role" in frame else frame,
+            settings.get(device, {}),
+        )
+        frames.append(summary.assign(device=device)[["device", "id", "time_ms", "spread", "flagged"]])
+    return pd.concat(frames, ignore_index=True)
+
+
+def curves(
+    points: pd.DataFrame,
+    originals: pd.DataFrame,
+    times: pd.DataFrame,
+    time_models: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Every point (and each task's original as variant `original`) with its measured time per
+    device as columns measured_ms_DEVICE and spread_DEVICE, and, per device with time models,
+    the predicted network time as predicted_ms_DEVICE (one vectorised call per family)."""
+    frame = pd.concat([originals, points], ignore_index=True)
+    frame["id"] = frame.graph.str.removesuffix(".tflite")
+    for device, (models, ops) in (time_models or {}).items():
+        predicted = pd.Series(np.nan, index=frame.index)
+        for family, rows in frame.groupby("family"):
+            widths = [json.loads(w) for w in rows.widths]
+            predicted[rows.index] = predict_networks(family, widths, models, ops)
+        frame[f"predicted_ms_{device}"] = predicted
+    for device, rows in times.groupby("device"):
+        rows = rows.set_index("id")
+        frame[f"measured_ms_{device}"] = frame.id.map(rows.time_ms)
+        frame[f"spread_{device}"] = frame.id.map(rows.spread)
+    return frame
+
+
+def select(curve: pd.DataFrame, original_accuracy: float, tolerance: float) -> pd.Series:
+    """The most compressed point of one variant's curve (its last point, the curve running from
+    the least to the most compressed) whose test accuracy is at least the original's minus
+    `tolerance`; if none keeps it, the most accurate point, marked `kept_accuracy` False."""
+    curve = curve.sort_values("point")
+    keeps = curve[curve.test_accuracy >= original_accuracy - tolerance]
+    chosen = (keeps.iloc[-1] if len(keeps) else curve.loc[curve.test_accuracy.idxmax()]).copy()
+    chosen["kept_accuracy"] = bool(len(keeps))
+    return chosen
+
+
+def variant_order(variants: Sequence[str]) -> list[str]:
+    rank = {"original": 0, "deepiot": 1, "deepiot_localmin": 2, "deepiot_flops": 3, "fastdeepiot": 4}
+    return sorted(
+        variants,
+        key=lambda v: (
+            rank.get(v.rsplit("_", 1)[0] if v.startswith(("deepiot_localmin_", "fastdeepiot_")) else v, 9),
+            v,
+        ),
+    )
+
+
+def task_table(curve: pd.DataFrame, family: str, devices: Sequence[str], tolerance: float) -> pd.DataFrame:
+    """One task's table: a row per layer with its kept width per variant, then test accuracy,
+    parameter fraction, MFLOPs, measured ms per device (with its spread) and predicted ms, and the
+    measured change against DeepIoT; a column per variant's pick."""
+    original = curve[curve.variant == "original"].iloc[0]
+    picks = {"original": original.copy()}
+    picks["original"]["kept_accuracy"] = True
+    for variant, rows in curve[
+        (curve.variant != "original") & ~curve.variant.str.startswith("tmin_")
+    ].groupby("variant"):
+        picks[variant] = select(rows, float(original.test_accuracy), tolerance)
+    columns = variant_order(list(picks))
+    table: dict[str, dict[str, Any]] = {}
+    for position, name in enumerate(WIDTH_NAMES[family]):
+        table[name] = {v: json.loads(picks[v].widths)[position] for v in columns}
+    table["test accuracy"] = {
+        v: f"{100 * picks[v].test_accuracy:.2f}%" + ("" if picks[v].kept_accuracy else " (not kept)")
+        for v in columns
+    }
+    table["parameter fraction"] = {v: f"{100 * picks[v].parameter_fraction:.1f}%" for v in columns}
+    table["MFLOPs"] = {v: f"{picks[v].mflops:.2f}" for v in columns}
+    for device in devices:
+        table[f"measured ms, {device} (spread)"] = {
+            v: f"{picks[v][f'measured_ms_{device}']:.3f} ({100 * picks[v][f'spread_{device}']:.1f}%)"
+            for v in columns
+        }
+        table[f"predicted ms, {device}"] = {v: f"{picks[v][f'predicted_ms_{device}']:.3f}" for v in columns}
+        if "deepiot" in picks:
+            base = picks["deepiot"][f"measured_ms_{device}"]
+            table[f"measured vs DeepIoT, {device}"] = {
+                v: f"{100 * (picks[v][f'measured_ms_{device}'] / base - 1):+.1f}%" for v in columns
+            }
+    t_min = curve[curve.variant.str.startswith("tmin_")]
+    for row in t_min.itertuples():
+        device = row.variant.removeprefix("tmin_")
+        value = getattr(row, f"measured_ms_{device}", np.nan)
+        table[f"t_min on {device}: widths {row.widths}"] = {
+            v: (
+                f"{value:.3f} ms measured; above it {picks[v][f'measured_ms_{device}'] - value:.3f} ms"
+                if v == columns[0]
+                else f"{picks[v][f'measured_ms_{device}'] - value:.3f} ms above"
+            )
+            for v in columns
+        }
+    frame = pd.DataFrame(table).T
+    frame.index.name = "row"
+    return frame[columns]
+
+
+def markdown(frame: pd.DataFrame, title: str) -> str:
+    lines = [
+        f"# {title}",
+        "",
+        "| | " + " | ".join(frame.columns) + " |",
+        "|---" * (len(frame.columns) + 1) + "|",
+    ]
+    for name, row in frame.iterrows():
+        lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(curve: pd.DataFrame, task: str, devices: Sequence[str], path: Path) -> None:
+    """Accuracy against measured time on each device, and against the parameter fraction, one
+    line per variant (the paper's Figs. 5a-c / 7a-c)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [
+        *[(f"measured_ms_{d}", f"measured ms on {d}") for d in devices],
+        ("parameter_fraction", "parameter fraction"),
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    original = curve[curve.variant == "original"].iloc[0]
+    for ax, (column, label) in zip(axes[0], panels, strict=True):
+        for variant in variant_order(
+            [v for v in curve.variant.unique() if v != "original" and not v.startswith("tmin_")]
+        ):
+            rows = curve[curve.variant == variant].sort_values("point")
+            ax.plot(rows[column], 100 * rows.test_accuracy, "o-", label=variant)
+        ax.plot([original[column]], [100 * original.test_accuracy], "k*", markersize=12, label="original")
+        ax.set_xlabel(label)
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"{task}: accuracy against execution time and size, every variant's curve")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def original_rows(metrics_paths: Sequence[Path]) -> pd.DataFrame:
+    """Each trained task's original as a curve row (variant `original`), timed as task-TASK."""
+    from fdi.compress.objectives import layer_totals
+
+    rows = []
+    for path in metrics_paths:
+        metrics = json.loads(Path(path).read_text())
+        family, widths = metrics["family"], metrics["widths"]
+        rows.append(
+            {
+                "task": metrics["task"],
+                "family": family,
+                "variant": "original",
+                "point": 0,
+                "graph": f"task-{metrics['task']}.tflite",
+                "widths": json.dumps(widths),
+                "original_widths": json.dumps(widths),
+                "parameter_fraction": 1.0,
+                "flops_fraction": 1.0,
+                "mflops": float(layer_totals(family, [widths], "flops")[0] / 1e6),
+                "test_accuracy": metrics["test_accuracy"],
+                "test_top5": metrics.get("test_top5"),
+            }
+        )
+    return pd.DataFrame(rows)

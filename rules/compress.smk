@@ -1,0 +1,182 @@
+# DeepIoT and the time-steered variants on the trained tasks (SPEC §3, Tables 6 and 8, Fig. 5).
+# Not part of the default target: snakemake results/tables/table6.csv results/tables/table8.csv --cores all
+
+
+wildcard_constraints:
+    variant="deepiot|deepiot_flops|fastdeepiot_[A-Za-z][A-Za-z0-9_]*",
+
+
+rule compress_search:
+    """The compressor-critic search of one variant: a curve of extracted points (resumable)."""
+    input:
+        unpack(variant_models),
+        original="results/tasks/{task}/original.keras",
+        data=f"{TASK_DATA_DIR}/{{task}}.npz",
+    output:
+        "results/compress/{task}/{variant}/search.json",
+    log:
+        "results/logs/compress/{task}/{variant}/search.log",
+    conda:
+        "../envs/fdi.yaml"
+    threads: workflow.cores
+    resources:
+        mem_mb=8000,
+        runtime=600,
+    params:
+        settings=search_settings,
+        family=lambda wildcards: TASK_FAMILIES[wildcards.task],
+        device=lambda wildcards: (
+            f"--device {search_device(wildcards.variant)}"
+            if search_device(wildcards.variant)
+            else ""
+        ),
+        datasets=lambda wildcards, input: (
+            f"{search_device(wildcards.variant)}={input.dataset}"
+            if input.dataset
+            else ""
+        ),
+        out_dir=subpath(output[0], parent=True),
+    shell:
+        "fdi compress-search --task {wildcards.task} --variant {wildcards.variant}"
+        " --family {params.family} --settings {params.settings:q} {params.device}"
+        " --original {input.original:q} --data {input.data:q} --out-dir {params.out_dir:q}"
+        " --models {input.models:q} --datasets {params.datasets} > {log:q} 2>&1"
+
+
+rule compress_finish:
+    """Every point fine-tuned with its structure frozen (FastDeepIoT: after Algorithm 2), judged
+    on the test split and exported."""
+    input:
+        unpack(variant_models),
+        search="results/compress/{task}/{variant}/search.json",
+        data=f"{TASK_DATA_DIR}/{{task}}.npz",
+    output:
+        points="results/compress/{task}/{variant}/final/points.parquet",
+        graphs=directory("results/compress/{task}/{variant}/final/graphs"),
+    log:
+        "results/logs/compress/{task}/{variant}/finish.log",
+    conda:
+        "../envs/fdi.yaml"
+    threads: workflow.cores
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    params:
+        settings=as_json(
+            {key: COMPRESS.get(key, {}) for key in ("finetune", "localmin")}
+        ),
+        expand_with=lambda wildcards: (
+            f"--expand-with {search_device(wildcards.variant)}"
+            if search_device(wildcards.variant)
+            else ""
+        ),
+        datasets=lambda wildcards, input: (
+            f"{search_device(wildcards.variant)}={input.dataset}"
+            if input.dataset
+            else ""
+        ),
+        search_dir=subpath(input.search, parent=True),
+        out_dir=subpath(output.points, parent=True),
+    shell:
+        "fdi compress-finish --task {wildcards.task} --variant {wildcards.variant}"
+        " --search-dir {params.search_dir:q} --data {input.data:q} --settings {params.settings:q}"
+        " {params.expand_with} --out-dir {params.out_dir:q} --models {input.models:q}"
+        " --datasets {params.datasets} > {log:q} 2>&1"
+
+
+rule compress_localmin:
+    """DeepIoT+localMin on a device: DeepIoT's points widened by Algorithm 2, no retraining;
+    and t_min for a recurrent network."""
+    input:
+        unpack(variant_models),
+        deepiot="results/compress/{task}/deepiot/final/points.parquet",
+        data=f"{TASK_DATA_DIR}/{{task}}.npz",
+    output:
+        points="results/compress/{task}/deepiot_localmin_{device}/final/points.parquet",
+        graphs=directory(
+            "results/compress/{task}/deepiot_localmin_{device}/final/graphs"
+        ),
+    log:
+        "results/logs/compress/{task}/deepiot_localmin_{device}.log",
+    conda:
+        "../envs/fdi.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        settings=as_json({"localmin": COMPRESS.get("localmin", {})}),
+        datasets=lambda wildcards, input: f"{wildcards.device}={input.dataset}",
+        deepiot_dir=subpath(input.deepiot, parent=True),
+        out_dir=subpath(output.points, parent=True),
+    shell:
+        "fdi compress-localmin --task {wildcards.task} --device {wildcards.device}"
+        " --deepiot-dir {params.deepiot_dir:q} --data {input.data:q} --settings {params.settings:q}"
+        " --out-dir {params.out_dir:q} --models {input.models:q} --datasets {params.datasets}"
+        " > {log:q} 2>&1"
+
+
+rule compress_benchmark:
+    """Every variant's points and the originals, timed side by side in one job on the device,
+    with at least `localmin.repeats` passes per graph (networks compared with each other)."""
+    input:
+        graphs=compress_graph_dirs(),
+        originals=expand("results/graphs/tasks/task-{task}.tflite", task=TASKS),
+        reference="results/graphs/reference.tflite",
+    output:
+        "results/timings/{device}/compress.parquet",
+    log:
+        "results/logs/benchmark/{device}/compress.log",
+    localrule: True
+    conda:
+        "../envs/benchmark.yaml"
+    threads: benchmark_threads
+    resources:
+        **DEVICE_RESOURCES,
+        mem_mb=2000,
+        runtime=60,
+    params:
+        settings=localmin_device_settings,
+    shell:
+        "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
+        " --graphs {input.originals:q} {input.graphs:q} --reference {input.reference:q}"
+        " --out {output:q} > {log:q} 2>&1"
+
+
+rule compress_table:
+    """Tables 6 and 8 (each variant's pick), every point's curve and Figure 5."""
+    input:
+        **all_models_and_datasets(),
+        points=compress_points(),
+        metrics=expand("results/tasks/{task}/metrics.json", task=TASKS),
+        timings=expand("results/timings/{device}/compress.parquet", device=DEVICES),
+    output:
+        **compress_table_outputs(),
+        curves="results/tables/compress_curves.csv",
+    log:
+        "results/logs/compress/table.log",
+    localrule: True
+    conda:
+        "../envs/fdi.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        timings=lambda wildcards, input: dataset_pairs(input.timings),
+        datasets=lambda wildcards, input: dataset_pairs(input.datasets),
+        tolerance=COMPRESS.get("accuracy_tolerance", 0.01),
+        settings=as_json(
+            {
+                name: {
+                    key: device[key]
+                    for key in ("statistic", "agree_tolerance", "drift_tolerance")
+                    if key in device
+                }
+                for name, device in config["devices"].items()
+            }
+        ),
+    shell:
+        "fdi compress-table --points {input.points:q} --metrics {input.metrics:q}"
+        " --timings {params.timings} --settings {params.settings:q} --tolerance {params.tolerance}"
+        " --curves {output.curves:q} --tables-dir results/tables --figures-dir results/figures"
+        " --models {input.models:q} --datasets {params.datasets} > {log:q} 2>&1"

@@ -1,0 +1,280 @@
+"""DeepIoT's compressor and the objectives that steer it (issue 11): the extracted network computes
+what the masked one does, each objective term on hand-computed structures, the compressor learns
+to drop elements under a size reward, a killed search resumes where it was, and the tables pick
+the right point of a curve."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from real_inputs import family_inputs
+
+from fdi.compress.objectives import StructureCost, parameter_counts, parameter_fraction
+from fdi.compress.search import Search, effective, kept_elements, settings_with_defaults, threshold_at
+from fdi.compress.table import select, task_table
+from fdi.families import WIDTH_NAMES
+
+SMALL = {
+    "vgg": [5, 7, 9, 6, 10, 8, 7, 12, 9, 11, 6, 13, 10, 20, 17],
+    "deepsense": [5, 7, 6, 9, 4, 6, 11, 9],
+}
+
+
+def _perturbed(family, widths, classes=None, seed=3):
+    """A family network with random weights and non-zero biases (a misplaced bias would show)."""
+    import keras
+
+    from fdi.families import build_keras
+
+    keras.utils.set_random_seed(seed)
+    model = build_keras(family, widths, name="original", batch_size=None, classes=classes)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights:
+            layer.set_weights([w + 0.1 * rng.standard_normal(w.shape).astype(w.dtype) for w in weights])
+    return model
+
+
+@pytest.mark.parametrize("family", ["vgg", "deepsense"])
+def test_the_extracted_network_computes_what_the_masked_network_computes(family):
+    from fdi.compress.extract import extract_model
+    from fdi.compress.masked import masked_forward
+    from fdi.expand_keras import widths_of
+
+    model = _perturbed(family, SMALL[family])
+    inputs = family_inputs(family, 0, count=4)
+    everything = [np.ones((4, w), np.float32) for w in SMALL[family]]
+    assert (
+        np.abs(
+            masked_forward(model, family, inputs, everything).numpy() - model.predict(inputs, verbose=0)
+        ).max()
+        <= 1e-5
+    )
+
+    rng = np.random.default_rng(1)
+    keep = [np.sort(rng.choice(w, size=max(1, w // 2), replace=False)) for w in SMALL[family]]
+    keep[-1] = np.array([SMALL[family][-1] - 1])  # a single kept element, the last one
+    masks = []
+    for kept, width in zip(keep, SMALL[family], strict=True):
+        mask = np.zeros((4, width), np.float32)
+        mask[:, kept] = 1
+        masks.append(mask)
+    small = extract_model(model, keep, family)
+    assert widths_of(small, family) == [len(k) for k in keep]
+    masked = masked_forward(model, family, inputs, masks).numpy()
+    extracted = small.predict(inputs, verbose=0)
+    assert np.abs(extracted - masked).max() <= 1e-5
+    assert np.abs(extracted - model.predict(inputs, verbose=0)).max() > 1e-3  # it did drop something
+    with pytest.raises(ValueError, match="non-empty subset"):
+        extract_model(model, [*keep[:-1], np.array([], int)], family)
+
+
+def test_parameter_counts_are_keras_counts():
+    from fdi.families import build_keras
+
+    # By hand, VGG at every width 1: conv1_1 27 + 1, twelve convs 9 + 1, fc1 and fc2 1 + 1,
+    # fc3 10 + 10 = 172; at every width 2: 54 + 2, 12 x (36 + 2), 4 + 2, 4 + 2, 20 + 10 = 554.
+    assert parameter_counts("vgg", [[1] * 15, [2] * 15]).tolist() == [172, 554]
+    for family, widths in SMALL.items():
+        assert parameter_counts(family, [widths])[0] == build_keras(family, widths).count_params()
+
+
+def test_each_objective_term_on_a_known_structure():
+    small, full = [1] * 15, [2] * 15
+    assert StructureCost("none", "vgg", full)([small, full]).tolist() == [0, 0]
+    assert np.allclose(StructureCost("params", "vgg", full)([small, full, small]), [172 / 554, 1, 172 / 554])
+    assert parameter_fraction("vgg", small, full) == pytest.approx(172 / 554)
+    # MACs by hand at width 1: 32*32*9*3 + 32*32*9 + 2*(16*16*9) + 3*(8*8*9) + 3*(4*4*9)
+    # + 3*(2*2*9) + 1 + 1 + 10 = 43752; at width 2: 55296 + 36864 + 18432 + 6912 + 1728 + 432 + 28.
+    assert np.allclose(StructureCost("flops", "vgg", full)([small]), [43752 / 119692])
+
+    class PerMflop:
+        """A stand-in time model: 1 ms per MFLOP, counting its predict calls."""
+
+        calls = 0
+
+        def predict(self, features):
+            PerMflop.calls += 1
+            return features["flops"].to_numpy() / 1e6
+
+    models = {"cnn": PerMflop(), "fc": PerMflop()}
+    cost = StructureCost("time", "vgg", full, models)
+    PerMflop.calls = 0
+    batch = [small, full, small, [1] * 13 + [2, 2], full]
+    relative = cost(batch)
+    assert PerMflop.calls == 2  # one predict call per layer type for the whole batch
+    assert np.allclose(relative[:2], [43752 / 119692, 1]) and relative[2] == relative[0]
+    assert relative[4] == 1 and relative[0] < relative[3] < 1
+    with pytest.raises(ValueError, match="time models"):
+        StructureCost("time", "vgg", full)
+    with pytest.raises(ValueError, match="objective term"):
+        StructureCost("latency", "vgg", full)
+
+
+def test_threshold_schedule_and_the_kept_structure():
+    schedule = {"final": 0.8, "steps": 4, "every": 10}
+    assert [threshold_at(i, schedule) for i in (0, 9, 10, 25, 40, 400)] == [0, 0, 0.2, 0.4, 0.8, 0.8]
+    probabilities = [np.array([0.1, 0.5, 0.3]), np.array([0.05, 0.1])]
+    assert [p.tolist() for p in effective(probabilities, 0.3)] == [[0.05, 0.5, 0.3], [0.025, 0.05]]
+    assert [k.tolist() for k in kept_elements(probabilities, 0.3)] == [[1, 2], [1]]  # at least one
+
+
+def _run_search(model, family, objective, weight, iterations, data):
+    settings = settings_with_defaults(
+        {"objective": objective, "lambda": weight, "batch_size": 32, "compressor": {"learning_rate": 0.02}}
+    )
+    engine = Search(model, family, settings, StructureCost(objective, family, SMALL[family]))
+    inputs, labels = data
+    before = np.concatenate(engine.probabilities()).mean()
+    for iteration in range(iterations):
+        rng = np.random.default_rng([0, iteration])
+        rows = rng.choice(len(labels), size=32, replace=False)
+        masks = [
+            (rng.random((32, len(p))) < p).astype(np.float32) for p in effective(engine.probabilities(), 0.0)
+        ]
+        sizes = np.maximum(1, np.column_stack([m.sum(axis=1) for m in masks]).astype(int))
+        engine.step([x[rows] for x in inputs], labels[rows], masks, engine.cost(sizes.tolist()), 0.0)
+    return before, np.concatenate(engine.probabilities()).mean()
+
+
+def test_the_compressor_lowers_keep_probabilities_under_a_size_reward():
+    """Synthetic labels (this is about the reward, not the task): with the parameter fraction
+    weighted in the reward, the mean keep probability falls well below where it started, and
+    below where the task loss alone leaves it."""
+    rng = np.random.default_rng(0)
+    images = family_inputs("vgg", 0, count=256)
+    data = (images, rng.integers(0, 10, 256))
+    started, sized = _run_search(_perturbed("vgg", SMALL["vgg"]), "vgg", "params", 5.0, 40, data)
+    _, plain = _run_search(_perturbed("vgg", SMALL["vgg"]), "vgg", "none", 0.0, 40, data)
+    assert started == pytest.approx(0.8, abs=0.05)
+    assert sized < started - 0.1
+    assert sized < plain - 0.05
+
+
+@pytest.fixture(scope="module")
+def digits_task(tmp_path_factory):
+    """The digits artefact and an (untrained) tiny VGG original saved as a task's network."""
+    from fdi.tasks.prepare import prepare
+
+    root = tmp_path_factory.mktemp("task")
+    settings = {"family": "vgg", "data": "digits", "widths": SMALL["vgg"]}
+    prepare("digits", settings, root / "digits.npz", root / "downloads")
+    _perturbed("vgg", SMALL["vgg"], classes=10).save(root / "original.keras")
+    return root
+
+
+def _search_command(task, out_dir, settings):
+    command = [sys.executable, "-m", "fdi.cli", "compress-search", "--task", "digits", "--variant", "deepiot"]
+    command += [
+        "--family",
+        "vgg",
+        "--settings",
+        json.dumps(settings),
+        "--original",
+        str(task / "original.keras"),
+    ]
+    return [*command, "--data", str(task / "digits.npz"), "--out-dir", str(out_dir)]
+
+
+def test_a_killed_search_resumes_from_its_checkpoint_and_ends_as_an_unbroken_one(digits_task, tmp_path):
+    settings = {
+        "objective": "none",
+        "iterations": 60,
+        "batch_size": 16,
+        "threshold": {"final": 0.8, "steps": 4, "every": 10},
+        "eval_every": 10,
+        "eval_samples": 200,
+        "checkpoint_every": 10,
+        "targets": [0.05],  # out of reach: the search runs its 60 iterations
+        "compressor": {"learning_rate": 0.05},
+    }
+    unbroken = subprocess.run(
+        _search_command(digits_task, tmp_path / "unbroken", settings),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert unbroken.returncode == 0, unbroken.stderr[-3000:]
+    expected = json.loads((tmp_path / "unbroken/search.json").read_text())
+
+    out_dir, log = tmp_path / "killed", tmp_path / "first.log"
+    with log.open("w") as out:
+        job = subprocess.Popen(
+            _search_command(digits_task, out_dir, settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 300
+        while "iteration 30/60" not in log.read_text() and job.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.killpg(job.pid, signal.SIGKILL)  # as a cluster's scheduler or an OOM killer would
+        job.wait()
+    assert "iteration 30/60" in log.read_text() and not (out_dir / "search.json").exists()
+    resumed = subprocess.run(
+        _search_command(digits_task, out_dir, settings),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    started = [line for line in resumed.stdout.splitlines() if line.startswith("resumed from the checkpoint")]
+    assert started and int(started[0].rsplit(" ", 1)[1]) >= 20, resumed.stdout[-2000:]
+    result = json.loads((out_dir / "search.json").read_text())
+    assert result["iteration"] == expected["iteration"]
+    assert [p["widths"] for p in result["points"]] == [p["widths"] for p in expected["points"]]
+    assert [p["keep"] for p in result["points"]] == [p["keep"] for p in expected["points"]]
+    assert result["last_evaluated"]["iteration"] == 60
+    assert result["last_evaluated"] == expected["last_evaluated"]  # same structure, same accuracy
+    assert not (out_dir / "checkpoint.npz").exists()
+
+
+def _curve_row(variant, point, accuracy, widths, measured):
+    return {
+        "task": "images",
+        "family": "vgg",
+        "variant": variant,
+        "point": point,
+        "widths": json.dumps(widths),
+        "test_accuracy": accuracy,
+        "parameter_fraction": parameter_fraction("vgg", widths, SMALL["vgg"]),
+        "mflops": 1.0,
+        "measured_ms_host": measured,
+        "spread_host": 0.01,
+        "predicted_ms_host": measured,
+    }
+
+
+def test_the_selection_picks_the_most_compressed_point_that_keeps_the_accuracy():
+    base = SMALL["vgg"]
+    narrower = [[max(1, w - k) for w in base] for k in range(1, 5)]
+    curve = pd.DataFrame(
+        [
+            _curve_row("deepiot", i, acc, w, 1.0 - 0.1 * i)
+            for i, (acc, w) in enumerate(zip([0.905, 0.893, 0.86, 0.891], narrower, strict=True))
+        ]
+    )
+    assert select(curve, 0.90, 0.01).point == 3  # 0.86 misses, the last that keeps 0.89 wins
+    assert select(curve, 0.90, 0.0).point == 0 and select(curve, 0.90, 0.0).kept_accuracy
+    fallback = select(curve, 0.95, 0.01)
+    assert fallback.point == 0 and not fallback.kept_accuracy  # none keeps it: the most accurate
+
+    rows = pd.DataFrame(
+        [
+            _curve_row("original", 0, 0.90, base, 2.0),
+            *curve.to_dict("records"),
+            _curve_row("fastdeepiot_host", 0, 0.90, narrower[3], 0.5),
+        ]
+    )
+    table = task_table(rows, "vgg", ["host"], 0.01)
+    assert list(table.columns) == ["original", "deepiot", "fastdeepiot_host"]
+    assert table.loc["conv1_1"].tolist() == [base[0], narrower[3][0], narrower[3][0]]
+    assert table.loc["measured vs DeepIoT, host"].tolist() == ["+185.7%", "+0.0%", "-28.6%"]
+    assert list(table.index[: len(WIDTH_NAMES["vgg"])]) == WIDTH_NAMES["vgg"]
