@@ -119,7 +119,10 @@ def cmd_table(args: argparse.Namespace) -> None:
         frame.to_csv(csv)
         name = task if task == family else f"{task} ({family})"
         title = f"Table {number}: {name}, each variant's most compressed point at the original's accuracy"
-        (args.tables_dir / f"table{number}.md").write_text(table.markdown(frame, title))
+        notes = table.ranking(rows, devices)
+        (args.tables_dir / f"table{number}.md").write_text(table.markdown(frame, title, notes))
+        for note in notes:
+            print(f"{task}, {note}")
         table.figure(rows, task, devices, args.figures_dir / f"fig5_{task}.png")
         print(f"{task}: table{number}.csv/.md, fig5_{task}.png")
 

@@ -131,7 +131,30 @@ def task_table(curve: pd.DataFrame, family: str, devices: Sequence[str], toleran
     return frame[columns]
 
 
-def markdown(frame: pd.DataFrame, title: str) -> str:
+def ranking(curve: pd.DataFrame, devices: Sequence[str]) -> list[str]:
+    """Per device: how well the time models ranked the networks this task's compression visited
+    (every point, the originals and t_min included): Spearman's rho of predicted against
+    measured, and the median absolute error."""
+    from scipy.stats import spearmanr
+
+    lines = []
+    for device in devices:
+        predicted, measured = f"predicted_ms_{device}", f"measured_ms_{device}"
+        if predicted not in curve or measured not in curve:
+            continue
+        rows = curve[[predicted, measured]].dropna()
+        if len(rows) < 3:
+            continue
+        rho = spearmanr(rows[predicted], rows[measured]).statistic
+        error = (rows[predicted] / rows[measured] - 1).abs().median()
+        lines.append(
+            f"{device}: the time models rank the {len(rows)} networks of this table's curves with "
+            f"Spearman {rho:.2f} against their measured times (median |error| {100 * error:.1f}%)."
+        )
+    return lines
+
+
+def markdown(frame: pd.DataFrame, title: str, notes: Sequence[str] = ()) -> str:
     lines = [
         f"# {title}",
         "",
@@ -140,6 +163,8 @@ def markdown(frame: pd.DataFrame, title: str) -> str:
     ]
     for name, row in frame.iterrows():
         lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    if notes:
+        lines += ["", *notes]
     return "\n".join(lines) + "\n"
 
 
