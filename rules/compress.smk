@@ -118,7 +118,8 @@ rule compress_localmin:
 
 rule compress_benchmark:
     """Every variant's points and the originals, timed side by side in one job on the device,
-    with at least `localmin.repeats` passes per graph (networks compared with each other)."""
+    with at least `localmin.repeats` passes per graph (networks compared with each other).
+    """
     input:
         graphs=compress_graph_dirs(),
         originals=expand("results/graphs/tasks/task-{task}.tflite", task=TASKS),

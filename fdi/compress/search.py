@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from fdi.atomic import replacing
 from fdi.compress.compressor import Compressor, width_matrices
 from fdi.compress.extract import extract_model
 from fdi.compress.masked import masked_forward
@@ -53,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "checkpoint_every": 100,
     "seed": 0,
 }
+PROGRESS_KEY = "progress.json"  # the checkpoint's progress record, beside the engine's "group/i" arrays
 
 
 def settings_with_defaults(settings: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +279,7 @@ def search(
     tf.config.experimental.enable_op_determinism()
     out_dir = Path(out_dir)
     (out_dir / "points").mkdir(parents=True, exist_ok=True)
-    checkpoint, state_path = out_dir / "checkpoint.npz", out_dir / "checkpoint.json"
+    checkpoint = out_dir / "checkpoint.npz"  # the engine's arrays and the progress, in one file
     arrays, record = artefact.load(data_path)
     train_x, train_y, valid_x, valid_y = _split(arrays, family, float(settings["validation_fraction"]), seed)
     valid_x, valid_y = (
@@ -298,9 +300,10 @@ def search(
         "points": [],
         "original_validation_accuracy": goal + float(settings["accuracy_drop"]),
     }
-    if checkpoint.exists() and state_path.exists():
-        engine.restore(dict(np.load(checkpoint)))
-        progress = json.loads(state_path.read_text())
+    if checkpoint.exists():
+        state = dict(np.load(checkpoint))
+        progress = json.loads(str(state.pop(PROGRESS_KEY)))
+        engine.restore(state)
         log(f"resumed from the checkpoint at iteration {progress['iteration']}")
     batch, total = int(settings["batch_size"]), int(settings["iterations"])
     started = time.perf_counter()
@@ -347,8 +350,8 @@ def search(
             _take_points(progress, targets, candidate, small, out_dir / "points", iteration >= total, log)
         if iteration % int(settings["checkpoint_every"]) == 0:
             progress["iteration"] = iteration
-            np.savez(checkpoint, **engine.state())
-            state_path.write_text(json.dumps(progress))
+            with replacing(checkpoint) as partial, partial.open("wb") as out:
+                np.savez(out, **engine.state(), **{PROGRESS_KEY: np.asarray(json.dumps(progress))})
     progress["iteration"] = iteration
     last = progress.get("last_evaluated")
     if (
@@ -378,5 +381,4 @@ def search(
     }
     (out_dir / "search.json").write_text(json.dumps(result, indent=1) + "\n")
     checkpoint.unlink(missing_ok=True)
-    state_path.unlink(missing_ok=True)
     return result

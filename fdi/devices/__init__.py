@@ -18,6 +18,8 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
+from fdi.atomic import replacing
+
 KINDS = {"host": "fdi.devices.host", "adb": "fdi.devices.adb", "ssh": "fdi.devices.ssh"}
 
 
@@ -33,6 +35,12 @@ CHECKPOINT_S = 2.0  # timings are written to the partial file at most this far a
 
 def _partial_path(out: Path) -> Path:
     return out.with_name(out.name.removesuffix(".parquet") + ".partial.parquet")
+
+
+def _save_partial(records: list[dict[str, Any]], partial: Path) -> None:
+    """Write the timings taken so far; all at once, so a kill mid-write keeps the previous file."""
+    with replacing(partial) as temporary:
+        pd.DataFrame(records).to_parquet(temporary, index=False)
 
 
 def _resume(partial: Path, settings_json: str) -> list[dict[str, Any]]:
@@ -140,7 +148,7 @@ def run_benchmark(
         _measure(module, device, settings, settings_json, graph_list, values, records, partial, reference)
     except BaseException:
         if records:  # keep every timing taken, whatever stopped the job
-            pd.DataFrame(records).to_parquet(partial, index=False)
+            _save_partial(records, partial)
         raise
     return _finish(records, out, partial)
 
@@ -174,7 +182,7 @@ def _measure(
             # Checkpoint at most every CHECKPOINT_S: rewriting a growing file after every pass
             # would cost more than the passes themselves on a long job.
             if time.monotonic() - last_checkpoint >= CHECKPOINT_S:
-                pd.DataFrame(records).to_parquet(partial, index=False)
+                _save_partial(records, partial)
                 last_checkpoint = time.monotonic()
 
         references = sum(1 for r in records if r["id"] == REFERENCE_ID)
