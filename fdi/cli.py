@@ -121,7 +121,8 @@ def _networks(args: argparse.Namespace, extra_structures=None, extra_timings=Non
     """The networks table from the campaign's files, plus optional extra networks and timings."""
     import pandas as pd
 
-    from fdi.networks import load_models, networks_table
+    from fdi.energy.compute import load_summaries
+    from fdi.networks import load_models, networks_table, with_energy
 
     structures = pd.concat(
         [pd.read_parquet(p) for p in args.structures]
@@ -135,7 +136,7 @@ def _networks(args: argparse.Namespace, extra_structures=None, extra_timings=Non
         timings.setdefault(device, []).append(frame)
     checks = {device: pd.read_parquet(path) for device, path in _pairs(args.checks).items()}
     datasets = {device: pd.read_parquet(path) for device, path in _pairs(args.datasets).items()}
-    return networks_table(
+    table = networks_table(
         structures,
         {device: pd.concat(frames, ignore_index=True) for device, frames in timings.items()},
         checks,
@@ -143,6 +144,7 @@ def _networks(args: argparse.Namespace, extra_structures=None, extra_timings=Non
         load_models(args.models),
         args.settings,
     )
+    return with_energy(table, load_summaries(getattr(args, "energy", None) or []))
 
 
 def cmd_networks(args: argparse.Namespace) -> None:
@@ -548,6 +550,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", nargs="+", required=True, metavar="DEVICE=PATH")
     p.add_argument("--models", type=Path, nargs="+", required=True, help="results/models/DEVICE/LAYER.json")
     p.add_argument("--settings", type=_json, required=True, help="{device: its settings} (JSON)")
+    p.add_argument(
+        "--energy",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="results/energy/DEVICE/net_*/N.parquet (if measured)",
+    )
     p.add_argument("--csv", type=Path, required=True)
     p.add_argument("--markdown", type=Path, required=True)
 
@@ -690,8 +699,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", type=Path, required=True)
 
     from fdi.compress.commands import add_commands
+    from fdi.energy.commands import add_commands as add_energy_commands
 
     add_commands(add)
+    add_energy_commands(add)
 
     p = add("explain", cmd_explain, "Print a time model (JSON) as readable if/else rules with leaf formulas.")
     p.add_argument("model", type=Path, help="e.g. results/models/host/cnn.json")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from fdi.devices import REFERENCE_ID, agreeing_pair
+from fdi.devices import IDLE_ID, REFERENCE_ID, agreeing_pair
 from fdi.families import FAMILIES
 from fdi.features import add_features
 from fdi.space import LAYER_TYPES, STRUCTURE_COLUMNS, SWEEP_SCOPE
@@ -82,6 +82,8 @@ def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "m
         raise ValueError(f"statistic must be one of {', '.join(STATISTICS)}, not {statistic!r}")
     tolerance = settings.get("agree_tolerance")
     drift_tolerance = settings.get("drift_tolerance")
+    if "role" in timings:  # idle windows (the energy baseline) time nothing
+        timings = timings[timings.role != IDLE_ID]
     timings = timings.reset_index(drop=True)
     role = timings["role"] if "role" in timings else pd.Series("component", index=timings.index)
     stats = pd.concat([timings[["device", "id", "repeat", "fingerprint"]], _pass_statistics(timings)], axis=1)

@@ -164,6 +164,23 @@ def networks_table(
     return pd.concat(rows, ignore_index=True)
 
 
+def with_energy(table: pd.DataFrame, energy: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Energy per inference (median over passes, mJ) and its spread per device and network, from
+    the energy step's files; `energy` says "measured" or "not measured" (no source on the device,
+    or none readable there), never an estimate."""
+    table = table.copy()
+    table["energy_mj"], table["energy_spread"], table["energy"] = np.nan, np.nan, "not measured"
+    for device, summary in energy.items():
+        if summary.empty:
+            continue
+        rows = table.device == device
+        by_id = summary.set_index("id")
+        table.loc[rows, "energy_mj"] = table.id[rows].map(by_id.energy_mj).astype(float)
+        table.loc[rows, "energy_spread"] = table.id[rows].map(by_id.energy_spread).astype(float)
+        table.loc[rows & table.energy_mj.notna(), "energy"] = "measured"
+    return table
+
+
 def networks_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per device and family, over the test networks: networks, share within 10%, median |error|
     (with and without the in-network term), noise, Spearman's rho."""
@@ -189,6 +206,11 @@ def networks_summary(table: pd.DataFrame) -> pd.DataFrame:
                 "spearman": float(rho),
                 "measured_ms_range": f"{group.measured_ms.min():.3g}-{group.measured_ms.max():.3g}",
                 "flagged": int(group.flagged.sum()),
+                "energy_mj_range": (
+                    f"{group.energy_mj.min():.3g}-{group.energy_mj.max():.3g}"
+                    if "energy_mj" in group and group.energy_mj.notna().all()
+                    else "not measured"
+                ),
             }
         )
     return pd.DataFrame(rows)
@@ -199,8 +221,8 @@ def networks_markdown(table: pd.DataFrame) -> str:
     lines = [
         "| device | family | test networks | within ±10% | median abs error | mean error "
         "| median abs error, layers only | in-network scale, ms/MB | noise (later job) | Spearman "
-        "| measured ms | flagged |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| measured ms | flagged | energy mJ/inference |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in summary.itertuples():
         lines.append(
@@ -208,7 +230,8 @@ def networks_markdown(table: pd.DataFrame) -> str:
             f"| {row.median_abs_error_pct:.1f}% | {row.mean_error_pct:+.1f}% "
             f"| {row.median_abs_error_layers_only_pct:.1f}% "
             f"| {row.in_network_scale:+.3f}, {row.weight_ms_per_mb:.4f} "
-            f"| {row.median_noise_pct:.1f}% | {row.spearman:.3f} | {row.measured_ms_range} | {row.flagged} |"
+            f"| {row.median_noise_pct:.1f}% | {row.spearman:.3f} | {row.measured_ms_range} | {row.flagged} "
+            f"| {row.energy_mj_range} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -264,3 +264,28 @@ def all_models_and_datasets():
         ),
         "datasets": expand("results/dataset/{device}.parquet", device=DEVICES),
     }
+
+
+def energy_source(device):
+    """The device's energy source (devices.DEVICE.energy.source), `none` if it has none."""
+    return (config["devices"][device].get("energy") or {}).get("source", "none")
+
+
+def energy_files(timing_paths):
+    """The energy step's file for each timings file of a device that has an energy source."""
+    out = []
+    for path in timing_paths:
+        device = path.split("/")[2]  # results/timings/DEVICE/...
+        if energy_source(device) != "none":
+            out.append(path.replace("results/timings/", "results/energy/", 1))
+    return out
+
+
+def energy_traces(wildcards):
+    """This device's power-meter traces (config energy_traces.DEVICE): adding one reruns only the
+    energy steps of this device."""
+    return config.get("energy_traces", {}).get(wildcards.device, [])
+
+
+def energy_trace_paths(wildcards):
+    return [trace["path"] for trace in energy_traces(wildcards)]

@@ -40,7 +40,8 @@ rule compress_search:
         "fdi compress-search --task {wildcards.task} --variant {wildcards.variant}"
         " --family {params.family} --settings {params.settings:q} {params.device}"
         " --original {input.original:q} --data {input.data:q} --out-dir {params.out_dir:q}"
-        " --models {input.models:q} --datasets {params.datasets} > {log:q} 2>&1"
+        " --models {input.models:q} --datasets {params.datasets} --energy {input.energy:q}"
+        " > {log:q} 2>&1"
 
 
 rule compress_finish:
@@ -151,6 +152,9 @@ rule compress_table:
         points=compress_points(),
         metrics=expand("results/tasks/{task}/metrics.json", task=TASKS),
         timings=expand("results/timings/{device}/compress.parquet", device=DEVICES),
+        energy=energy_files(
+            expand("results/timings/{device}/compress.parquet", device=DEVICES)
+        ),
     output:
         **compress_table_outputs(),
         curves="results/tables/compress_curves.csv",
@@ -180,4 +184,5 @@ rule compress_table:
         "fdi compress-table --points {input.points:q} --metrics {input.metrics:q}"
         " --timings {params.timings} --settings {params.settings:q} --tolerance {params.tolerance}"
         " --curves {output.curves:q} --tables-dir results/tables --figures-dir results/figures"
-        " --models {input.models:q} --datasets {params.datasets} > {log:q} 2>&1"
+        " --models {input.models:q} --datasets {params.datasets} --energy {input.energy:q}"
+        " > {log:q} 2>&1"

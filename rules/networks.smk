@@ -13,6 +13,13 @@ rule networks:
         models=expand(
             "results/models/{device}/{layer}.json", device=DEVICES, layer=LAYERS
         ),
+        energy=energy_files(
+            [
+                path
+                for device in DEVICES
+                for path in device_timing_files(device, NETWORK_SCOPES)
+            ]
+        ),
     output:
         csv=report(
             "results/tables/networks.csv",
@@ -44,4 +51,4 @@ rule networks:
     shell:
         "fdi networks --structures {input.structures:q} --timings {input.timings:q} --checks {params.checks}"
         " --datasets {params.datasets} --models {input.models:q} --settings {params.settings:q}"
-        " --csv {output.csv:q} --markdown {output.markdown:q} > {log:q} 2>&1"
+        " --energy {input.energy:q} --csv {output.csv:q} --markdown {output.markdown:q} > {log:q} 2>&1"

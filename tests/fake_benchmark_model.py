@@ -13,9 +13,11 @@ measured by this stand-in (LiteRT's Python API has no op profiler): they are pla
 """
 
 import argparse
+import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
@@ -48,6 +50,21 @@ def print_table(rows: list[tuple[str, float, float, str]]) -> None:
     print()
 
 
+def busy_gauge(busy: bool) -> None:
+    """A phone draws more while it computes: if the fake device has a battery gauge with a
+    `busy_current_now`, current_now reads it during the runs (held 0.3 s at least, so a gauge
+    sampled every 50 ms sees it) and `idle_current_now` after."""
+    gauge = Path("sys/class/power_supply/battery")
+    if not (gauge / "busy_current_now").exists():
+        return
+    if not busy:
+        time.sleep(max(0.0, 0.3 - (time.monotonic() - busy_gauge.since)))
+    source = gauge / ("busy_current_now" if busy else "idle_current_now")
+    (gauge / "current_now.next").write_text(source.read_text())
+    os.replace(gauge / "current_now.next", gauge / "current_now")
+    busy_gauge.since = time.monotonic()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--graph", required=True)
@@ -75,12 +92,14 @@ def main() -> None:
             out.append((time.perf_counter() - begin) * 1e6)
         return out
 
+    busy_gauge(True)
     warmup = timed(max(1, args.warmup_runs))
     print("INFO: Running benchmark for at least 1 iterations and at least 0.5 seconds.")
     print("INFO: " + stats_line(warmup))
     runs = timed(args.num_runs)
     print(f"INFO: Running benchmark for at least {args.num_runs} iterations and at least 1 seconds.")
     print("INFO: " + stats_line(runs))
+    busy_gauge(False)
     print(
         f"INFO: Inference timings in us: Init: {init_us:.6g}, First inference: {warmup[0]:.6g}, "
         f"Warmup (avg): {statistics.fmean(warmup):.6g}, Inference (avg): {statistics.fmean(runs):.6g}"

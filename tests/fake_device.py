@@ -32,6 +32,8 @@ def reset(script: dict[str, list[float]] | None = None, reference: list[float] |
 
 
 class ScriptedSession:
+    runs_here = True  # in this process, like the host kind
+
     def __init__(self) -> None:
         self.fingerprint = {"device_kind": "scripted"}
 

@@ -186,3 +186,33 @@ def test_missing_benchmark_model_binary_says_where_to_get_it(tmp_path):
     _, settings = phone(tmp_path)
     with pytest.raises(ValueError, match=r"benchmark_model=.*README"):
         check_settings({**settings, "benchmark_model": str(tmp_path / "nope")})
+
+
+def test_the_battery_gauge_is_sampled_over_adb_and_gives_energy_per_inference(tmp_path, graphs):
+    """A gauge in µA (discharge negative, as many Qualcomm phones report) and µV: 2 W idle, 6 W
+    while the stand-in benchmark_model runs. Sampled through the real adbutils client."""
+    from fdi.energy.compute import energy_of_timings
+
+    device, settings = phone(tmp_path)
+    gauge = device.root / "sys/class/power_supply/battery"
+    gauge.mkdir(parents=True)
+    for name, value in {
+        "current_now": -500000,
+        "idle_current_now": -500000,
+        "busy_current_now": -1500000,
+        "voltage_now": 4000000,
+    }.items():
+        (gauge / name).write_text(f"{value}\n")
+    settings = {**settings, "repeats": 1, "energy": {"source": "battery", "idle": "job", "idle_s": 0.5}}
+    with FakeAdbServer(device) as server:
+        timings = run_benchmark("phone", {**settings, "adb_port": server.port}, graphs, tmp_path / "t.pq")
+    assert list(timings.role) == ["idle", *["component"] * 4, "idle"]
+    assert any("cat /sys/class/power_supply/battery/current_now" in c for c in device.commands)
+    energy = energy_of_timings(timings, "phone", settings, [])
+    units = json.loads(energy.units[0])
+    assert (units["current_unit"], units["voltage_unit"], units["discharge_sign"]) == ("uA", "uV", -1)
+    assert energy.idle_power_w.to_numpy() == pytest.approx(2.0)
+    # each block holds the stand-in's start-up (2 W) and >= 0.3 s of runs at 6 W
+    assert ((energy.power_w > 2.3) & (energy.power_w < 6.0)).all()
+    assert (energy.energy_mj > 0).all()
+    assert energy.energy_mj.to_numpy() == pytest.approx(((energy.power_w - 2.0) * energy.time_ms).to_numpy())

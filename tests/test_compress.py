@@ -278,6 +278,12 @@ def test_the_selection_picks_the_most_compressed_point_that_keeps_the_accuracy()
     assert table.loc["conv1_1"].tolist() == [base[0], narrower[3][0], narrower[3][0]]
     assert table.loc["measured vs DeepIoT, host"].tolist() == ["+185.7%", "+0.0%", "-28.6%"]
     assert list(table.index[: len(WIDTH_NAMES["vgg"])]) == WIDTH_NAMES["vgg"]
+    assert table.loc["energy mJ/inference, host (spread)"].tolist() == ["not measured"] * 3
+    measured_energy = rows.assign(energy_mj_host=3.0 * rows.measured_ms_host, energy_spread_host=0.02)
+    table = task_table(measured_energy, "vgg", ["host"], 0.01)
+    energy_row = table.loc["energy mJ/inference, host (spread)"].tolist()
+    assert energy_row == ["6 (2.0%)", "2.1 (2.0%)", "1.5 (2.0%)"]
+    assert table.loc["energy vs DeepIoT, host"].tolist() == ["+185.7%", "+0.0%", "-28.6%"]
     rows["predicted_ms_host"] = rows.measured_ms_host * np.linspace(1.0, 1.3, len(rows))  # same order
     assert ranking(rows, ["host"]) == [
         "host: the time models rank the 6 networks of this table's curves with Spearman 1.00 against "

@@ -8,7 +8,7 @@ import pytest
 
 from fdi import families
 from fdi.features import add_features
-from fdi.networks import fit_op_models, networks_summary, predict_network
+from fdi.networks import fit_op_models, networks_summary, predict_network, with_energy
 
 
 class PlantedModel:
@@ -65,3 +65,19 @@ def test_summary_counts_networks_within_ten_percent_and_ranks():
     assert row.within_10_pct == 75.0 and row.flagged == 1
     assert row.spearman == pytest.approx(0.8)  # predicted ranks 1,3,2,4: 1 - 6 x 2 / (4 x 15)
     assert row.median_noise_pct == 2.5
+    assert row.energy_mj_range == "not measured"
+    energy = pd.DataFrame(
+        {"id": ["n0", "n1", "n2", "n3"], "energy_mj": [0.5, 1.0, 1.5, 2.0], "energy_spread": 0.1}
+    )
+    measured = with_energy(table, {"host": energy, "phone": energy.iloc[:0]})
+    assert measured.energy.tolist() == ["measured"] * 4 and measured.energy_mj.tolist() == [
+        0.5,
+        1.0,
+        1.5,
+        2.0,
+    ]
+    assert networks_summary(measured).iloc[0].energy_mj_range == "0.5-2"
+    assert (
+        with_energy(table.assign(device="phone"), {"phone": energy.iloc[:0]}).energy.tolist()
+        == ["not measured"] * 4
+    )

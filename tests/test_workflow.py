@@ -4,6 +4,7 @@ import json
 import shutil
 
 import pandas as pd
+import pytest
 import yaml
 from fake_adb import FakeAdbServer, FakeDevice, stand_in_benchmark_model
 
@@ -258,3 +259,49 @@ def test_a_phone_and_a_board_added_to_a_finished_workflow_run_only_their_own_job
         assert job_counts(planned.stdout)["benchmark"] == 10 and job_counts(planned.stdout)["check"] == 1
         assert "device=phone" in planned.stdout and "device=host" not in planned.stdout
         assert "device=board" not in planned.stdout
+
+
+def test_energy_from_a_meter_trace_and_a_new_trace_reruns_only_the_energy_step(tiny_run, tmp_path):
+    """A device with an external meter (source csv): its benchmark records idle windows, a trace
+    (synthetic, written by this test: 2 W idle, 5 W while the blocks run) attached afterwards in the
+    config gives each network's energy per inference, (5 - 2) W x its time; editing the traces
+    reruns the energy step only."""
+    workdir = tmp_path / "run"
+    shutil.copytree(tiny_run, workdir)
+    config_path = workdir / "config/config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["devices"]["meter"] = {**config["devices"]["host"], "energy": {"source": "csv", "idle_s": 0.3}}
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    timings_path = "results/timings/meter/net_deepsense/0.parquet"
+    snakemake(workdir, "--cores", "2", timings_path)
+    timings = pd.read_parquet(workdir / timings_path)
+    assert timings.role.iloc[0] == timings.role.iloc[-1] == "idle"
+    assert json.loads(timings.fingerprint.iloc[0])["energy_source"] == "csv"
+
+    # the meter's samples: 2 W through each idle window, 5 W from the first block's start to the
+    # last block's end (the blocks run back to back), linear in between
+    idle, blocks = timings[timings.role == "idle"], timings[timings.role != "idle"]
+    knots = [
+        (idle.start_unix_s.iloc[0] - 1, 2.0),
+        (idle.end_unix_s.iloc[0], 2.0),
+        (blocks.start_unix_s.min(), 5.0),
+        (blocks.end_unix_s.max(), 5.0),
+        (idle.start_unix_s.iloc[-1], 2.0),
+        (idle.end_unix_s.iloc[-1] + 1, 2.0),
+    ]
+    trace = workdir / "synthetic-meter-trace.csv"
+    trace.write_text("time,power\n" + "".join(f"{a:.7f},{b}\n" for a, b in knots))
+    config["energy_traces"] = {
+        "meter": [{"path": trace.name, "time_column": "time", "power_column": "power"}]
+    }
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    energy_path = "results/energy/meter/net_deepsense/0.parquet"
+    assert job_counts(snakemake(workdir, "-n", "--cores", "2", energy_path).stdout) == {"energy": 1}
+    snakemake(workdir, "--cores", "2", energy_path)
+    energy = pd.read_parquet(workdir / energy_path)
+    assert energy.idle_power_w.to_numpy() == pytest.approx(2.0, abs=0.01)
+    assert energy.energy_mj.to_numpy() == pytest.approx(3.0 * energy.time_ms.to_numpy(), rel=1e-4)
+
+    config["energy_traces"]["meter"][0]["clock_offset_s"] = 0.0  # a trace's settings edited
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    assert job_counts(snakemake(workdir, "-n", "--cores", "2", energy_path).stdout) == {"energy": 1}

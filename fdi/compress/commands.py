@@ -102,12 +102,14 @@ def cmd_table(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from fdi.compress import table
+    from fdi.energy.compute import load_summaries
 
     models = time_models(args.models, args.datasets)
     points = pd.concat([pd.read_parquet(p) for p in args.points], ignore_index=True)
     originals = table.original_rows(args.metrics)
     timings = {device: pd.read_parquet(path) for device, path in _pairs(args.timings).items()}
-    curve = table.curves(points, originals, table.measured(timings, args.settings), models)
+    energy = load_summaries(args.energy)
+    curve = table.curves(points, originals, table.measured(timings, args.settings), models, energy)
     args.curves.parent.mkdir(parents=True, exist_ok=True)
     curve.to_csv(args.curves, index=False)
     devices = sorted(timings)
@@ -180,6 +182,13 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     )
     p.add_argument("--settings", type=_json, required=True, help="per device: its instrument settings")
     p.add_argument("--tolerance", type=float, required=True, help="accuracy a pick may lose (fraction)")
+    p.add_argument(
+        "--energy",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="results/energy/DEVICE/compress.parquet (if measured)",
+    )
     p.add_argument("--curves", type=Path, required=True, help="every point, as CSV")
     p.add_argument("--tables-dir", type=Path, required=True)
     p.add_argument("--figures-dir", type=Path, required=True)

@@ -41,6 +41,7 @@ def curves(
     originals: pd.DataFrame,
     times: pd.DataFrame,
     time_models: dict[str, Any] | None = None,
+    energy: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Every point (and each task's original as variant `original`) with its measured time per
     device as columns measured_ms_DEVICE and spread_DEVICE, and, per device with time models,
@@ -57,6 +58,11 @@ def curves(
         rows = rows.set_index("id")
         frame[f"measured_ms_{device}"] = frame.id.map(rows.time_ms)
         frame[f"spread_{device}"] = frame.id.map(rows.spread)
+    for device, summary in (energy or {}).items():
+        if len(summary):  # a device without readings stays without energy columns: not measured
+            by_id = summary.set_index("id")
+            frame[f"energy_mj_{device}"] = frame.id.map(by_id.energy_mj).astype(float)
+            frame[f"energy_spread_{device}"] = frame.id.map(by_id.energy_spread).astype(float)
     return frame
 
 
@@ -114,6 +120,20 @@ def task_table(curve: pd.DataFrame, family: str, devices: Sequence[str], toleran
             table[f"measured vs DeepIoT, {device}"] = {
                 v: f"{100 * (picks[v][f'measured_ms_{device}'] / base - 1):+.1f}%" for v in columns
             }
+        energy = f"energy_mj_{device}"
+        measured_energy = energy in curve and all(pd.notna(picks[v].get(energy)) for v in columns)
+        table[f"energy mJ/inference, {device} (spread)"] = {
+            v: (
+                f"{picks[v][energy]:.4g} ({100 * picks[v][f'energy_spread_{device}']:.1f}%)"
+                if measured_energy
+                else "not measured"
+            )
+            for v in columns
+        }
+        if measured_energy and "deepiot" in picks:
+            table[f"energy vs DeepIoT, {device}"] = {
+                v: f"{100 * (picks[v][energy] / picks['deepiot'][energy] - 1):+.1f}%" for v in columns
+            }
     t_min = curve[curve.variant.str.startswith("tmin_")]
     for row in t_min.itertuples():
         device = row.variant.removeprefix("tmin_")
@@ -169,8 +189,8 @@ def markdown(frame: pd.DataFrame, title: str, notes: Sequence[str] = ()) -> str:
 
 
 def figure(curve: pd.DataFrame, task: str, devices: Sequence[str], path: Path) -> None:
-    """Accuracy against measured time on each device, and against the parameter fraction, one
-    line per variant (the paper's Figs. 5a-c / 7a-c)."""
+    """Accuracy against measured time on each device, against measured energy where a device has
+    it, and against the parameter fraction, one line per variant (the paper's Figs. 5a-e / 7a-e)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -178,6 +198,11 @@ def figure(curve: pd.DataFrame, task: str, devices: Sequence[str], path: Path) -
 
     panels = [
         *[(f"measured_ms_{d}", f"measured ms on {d}") for d in devices],
+        *[
+            (f"energy_mj_{d}", f"energy per inference (mJ) on {d}")
+            for d in devices
+            if f"energy_mj_{d}" in curve
+        ],
         ("parameter_fraction", "parameter fraction"),
     ]
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)

@@ -19,6 +19,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from fdi.atomic import replacing
+from fdi.energy.probes import energy_settings, open_probe
 
 KINDS = {"host": "fdi.devices.host", "adb": "fdi.devices.adb", "ssh": "fdi.devices.ssh"}
 
@@ -30,6 +31,7 @@ def device_module(kind: str) -> Any:
 
 
 REFERENCE_ID = "reference"  # the id under which the interleaved reference graph's passes are stored
+IDLE_ID = "idle"  # the id and role of the idle windows recorded as the energy baseline
 CHECKPOINT_S = 2.0  # timings are written to the partial file at most this far apart
 
 
@@ -127,8 +129,8 @@ def run_benchmark(
         graph_list = sorted(Path(graphs).glob("*.tflite"))
     if not graph_list:
         raise FileNotFoundError(f"{graphs}: no .tflite graphs to benchmark")
-    if any(g.stem == REFERENCE_ID for g in graph_list):
-        raise ValueError(f"a graph may not be named {REFERENCE_ID!r}: that id is the reference graph's")
+    if any(g.stem in (REFERENCE_ID, IDLE_ID) for g in graph_list):
+        raise ValueError(f"a graph may not be named {REFERENCE_ID!r} or {IDLE_ID!r}: those ids are taken")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = _partial_path(out)
@@ -168,22 +170,55 @@ def _measure(
     statistic = settings.get("statistic", "median")
     every = int(settings.get("reference_every", 0) or 0)
     todo = [g for g in graph_list if passes_wanted(values[g.stem], settings)]
-    with module.session(settings) as session:
-        fingerprint = json.dumps(session.fingerprint, sort_keys=True)
-
+    energy = energy_settings(settings)
+    with module.session(settings) as session, open_probe(settings, session) as probe:
+        fingerprint = json.dumps(
+            {**session.fingerprint, **(probe.describe() if probe else {"energy_source": "none"})},
+            sort_keys=True,
+        )
         last_checkpoint = time.monotonic()
 
-        def take(graph: Path, graph_id: str, role: str, repeat: int) -> None:
+        def record(row: dict[str, Any], start: tuple[float, float], token: Any) -> dict[str, Any]:
+            """Append a row with its window (UTC and monotonic) and the probe's reading over it."""
             nonlocal last_checkpoint
-            start = time.time()
-            record = {"device": device, "id": graph_id, "role": role, "repeat": repeat, **session.time(graph)}
-            window = {"start_unix_s": start, "end_unix_s": time.time()}
-            records.append({**record, **window, "fingerprint": fingerprint, "settings": settings_json})
+            window = {
+                "start_unix_s": start[0],
+                "end_unix_s": time.time(),
+                "start_monotonic_s": start[1],
+                "end_monotonic_s": time.monotonic(),
+            }
+            reading = probe.end(token) if probe else {}
+            records.append(
+                {**row, **window, **reading, "fingerprint": fingerprint, "settings": settings_json}
+            )
             # Checkpoint at most every CHECKPOINT_S: rewriting a growing file after every pass
             # would cost more than the passes themselves on a long job.
             if time.monotonic() - last_checkpoint >= CHECKPOINT_S:
                 _save_partial(records, partial)
                 last_checkpoint = time.monotonic()
+            return records[-1]
+
+        def take(graph: Path, graph_id: str, role: str, repeat: int) -> dict[str, Any]:
+            token = probe.begin() if probe else None
+            start = (time.time(), time.monotonic())
+            timing = session.time(graph)
+            runs = len(timing.get("runs_ms") or []) or timing.get("count")
+            row = {"device": device, "id": graph_id, "role": role, "repeat": repeat, **timing, "runs": runs}
+            taken = record(row, start, token)
+            if probe and energy["idle"] == "block" and role == "component":
+                idle(taken["end_unix_s"] - taken["start_unix_s"])
+            return taken
+
+        def idle(seconds: float) -> None:
+            """A window in which nothing of ours runs: the baseline the energy step subtracts."""
+            token = probe.begin() if probe else None
+            start = (time.time(), time.monotonic())
+            time.sleep(seconds)
+            repeat = sum(1 for r in records if r["id"] == IDLE_ID)
+            record({"device": device, "id": IDLE_ID, "role": IDLE_ID, "repeat": repeat}, start, token)
+
+        if probe and energy["idle"] == "job":
+            idle(float(energy["idle_s"]))
 
         references = sum(1 for r in records if r["id"] == REFERENCE_ID)
         since_reference = every  # a reference timing first
@@ -204,13 +239,15 @@ def _measure(
                 if reference is not None and every and since_reference >= every:
                     take(Path(reference), REFERENCE_ID, "reference", references)
                     references, since_reference = references + 1, 0
-                take(graph, graph.stem, "component", len(values[graph.stem]))
-                values[graph.stem].append(pass_value(records[-1], statistic))
+                taken = take(graph, graph.stem, "component", len(values[graph.stem]))
+                values[graph.stem].append(pass_value(taken, statistic))
                 since_reference += 1
                 progress.update()
             todo = [g for g in graph_list if passes_wanted(values[g.stem], settings)]
         if reference is not None and every:
             take(Path(reference), REFERENCE_ID, "reference", references)
+        if probe and energy["idle"] == "job":
+            idle(float(energy["idle_s"]))
         progress.close()
 
 

@@ -35,6 +35,7 @@ from fdi.devices.remote import (
 
 SAFE_SERIAL = re.compile(r"^[A-Za-z0-9._:-]+$")
 SAFE_WORKDIR = re.compile(r"^/data/local/tmp(/[A-Za-z0-9._-]+)*$")
+SAFE_SYSFS = re.compile(r"^/sys(/[A-Za-z0-9._:-]+)+$")
 PROPERTIES = {
     "model": "ro.product.model",
     "manufacturer": "ro.product.manufacturer",
@@ -147,6 +148,18 @@ class AdbSession:
 
     def time(self, graph: Path) -> dict[str, Any]:
         return self.runner.time(graph)
+
+    def read_files(self, *paths: str) -> list[str]:
+        """One line from each sysfs file (the battery gauge's current and voltage), in one call."""
+        for path in paths:
+            check_pattern("adb", "energy path", path, SAFE_SYSFS)
+        _, output = self.phone.sh("cat", *paths)
+        lines = output.split()
+        if len(lines) != len(paths):
+            raise AdbDeviceError(
+                f"adb device {self.phone.serial!r}: `cat {' '.join(paths)}` printed {output!r}"
+            )
+        return lines
 
 
 @contextmanager

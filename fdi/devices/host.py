@@ -56,6 +56,8 @@ def fingerprint(settings: dict[str, Any]) -> dict[str, Any]:
 class HostSession:
     """Timing on this machine: the fingerprint, and one pass over one graph at a time."""
 
+    runs_here = True  # its energy is this machine's (RAPL)
+
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
         self.fingerprint = fingerprint(settings)
