@@ -40,8 +40,7 @@ rule compress_search:
         "fdi compress-search --task {wildcards.task} --variant {wildcards.variant}"
         " --family {params.family} --settings {params.settings:q} {params.device}"
         " --original {input.original:q} --data {input.data:q} --out-dir {params.out_dir:q}"
-        " --models {input.models:q} --datasets {params.datasets} --energy {input.energy:q}"
-        " > {log:q} 2>&1"
+        " --models {input.models:q} --datasets {params.datasets} > {log:q} 2>&1"
 
 
 rule compress_finish:

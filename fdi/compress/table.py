@@ -218,7 +218,7 @@ def figure(curve: pd.DataFrame, task: str, devices: Sequence[str], path: Path) -
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    fig.suptitle(f"{task}: accuracy against execution time and size, every variant's curve")
+    fig.suptitle(f"{task}: accuracy against time, energy (where measured) and size, every variant's curve")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
