@@ -306,3 +306,29 @@ def test_battery_units_and_sign_are_detected(current, voltage, units):
     if voltage == 4000:  # the config overrides the detection
         trace, found = battery_trace(samples, {"current_unit": "uA", "voltage_unit": "mV"}, "gauge")
         assert not found["detected"] and trace.power_w[0] == pytest.approx(1500e-6 * 4.0)
+
+
+def test_rapl_configured_on_a_host_without_it_gives_not_measured_and_no_idle_windows(tmp_path, monkeypatch):
+    import fake_device
+
+    from fdi import devices
+    from fdi.devices import run_benchmark
+    from fdi.energy.compute import load_summaries
+
+    monkeypatch.setitem(devices.KINDS, "scripted", "fake_device")
+    fake_device.reset()
+    (tmp_path / "graphs").mkdir()
+    (tmp_path / "graphs" / "a.tflite").write_bytes(b"never read")
+    settings = {
+        "kind": "scripted",
+        "repeats": 1,
+        "energy": {"source": "rapl", "rapl_root": str(tmp_path / "none")},
+    }
+    timings = run_benchmark("rig", settings, tmp_path / "graphs", tmp_path / "t.parquet")
+    assert list(timings.role) == ["component"] and "rapl_uj" not in timings
+    assert json.loads(timings.fingerprint[0])["energy_source"] == "none"
+    energy = energy_of_timings(timings, "rig", settings, [])
+    path = tmp_path / "results/energy/rig/x.parquet"
+    path.parent.mkdir(parents=True)
+    energy.to_parquet(path)
+    assert energy.empty and load_summaries([path])["rig"].empty

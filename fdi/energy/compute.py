@@ -91,16 +91,14 @@ def energy_of_timings(
     rows = timings.reset_index(drop=True)
     if source == "none":
         raise ValueError(f"device {device!r} has no energy source (devices.{device}.energy.source)")
-    if source == "rapl" and "rapl_uj" not in rows:
-        pass  # not measured here (below)
-    elif "start_unix_s" not in rows or not (rows.role == IDLE_ID).any():
+    if source == "rapl" and "rapl_uj" not in rows:  # the host had no readable RAPL counters
+        return pd.DataFrame(columns=[*COLUMNS, "source", "units"])  # not measured
+    if "start_unix_s" not in rows or not (rows.role == IDLE_ID).any():
         raise TraceError(
             f"device {device!r}: these timings have no idle window (benchmarked before energy was "
             "configured, or the source was unavailable): rerun its benchmark"
         )
     units: dict[str, Any] = {}
-    if source == "rapl" and "rapl_uj" not in rows:  # the host had no readable RAPL counters
-        return pd.DataFrame(columns=[*COLUMNS, "source", "units"])
     if source == "rapl":
         rows["energy_j"] = rows.rapl_uj.astype(float) * 1e-6
         rows["trace"] = "rapl"
