@@ -184,6 +184,8 @@ def test_an_interrupted_campaign_remeasures_only_the_missing_shard(tiny_run, tmp
     counts = job_counts(result.stdout + result.stderr)
     assert counts["benchmark"] == 1 and counts["check"] == 1 and counts["aggregate_round"] == 2
     assert "export" not in counts and "sample" not in counts
+    snakemake(workdir, "--cores", "2")  # the rerun finishes the campaign
+    assert "Nothing to be done" in snakemake(workdir, "-n", "--cores", "2").stdout
 
 
 def test_a_phone_and_a_board_added_to_a_finished_workflow_run_only_their_own_jobs(
