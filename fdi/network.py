@@ -104,8 +104,8 @@ def read_keras(path: Path) -> NetworkLayers:
     result = NetworkLayers()
     for layer in model.layers:
         kind = type(layer).__name__
-        if kind == "InputLayer":
-            continue
+        if kind == "InputLayer" or kind.endswith("Dropout") or kind.startswith("SpatialDropout"):
+            continue  # dropout is the identity at inference: no op in the deployed graph
         if isinstance(layer.input, list | tuple):  # merges (Concatenate, Add): not a modelled layer
             result.unsupported.append(f"{layer.name} ({kind})")
             continue

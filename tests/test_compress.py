@@ -170,6 +170,36 @@ def digits_task(tmp_path_factory):
     return root
 
 
+def test_fine_tuning_keeps_the_epoch_best_on_the_validation_slice(digits_task):
+    import keras
+
+    from fdi.compress.finish import fine_tune
+    from fdi.compress.search import accuracy, validation_split
+    from fdi.tasks import artefact
+
+    arrays, _ = artefact.load(digits_task / "digits.npz")
+    model = keras.models.load_model(digits_task / "original.keras", compile=False)
+    *_, valid_x, valid_y = validation_split(arrays, "vgg", 0.2, 1)
+    untrained = accuracy(model, valid_x, valid_y)
+    lines: list[str] = []
+    settings = {"epochs": 3, "learning_rate": 0.003, "batch_size": 32, "schedule": "cosine"}
+    learned = fine_tune(model, arrays, "vgg", settings, lines.append, (0.2, 1))
+    assert learned == accuracy(model, valid_x, valid_y) > untrained + 0.2  # it learns, and says so
+    assert sum("validation accuracy" in line for line in lines) == 5  # before, 3 epochs, kept
+    before = model.get_weights()
+    # A rate that wrecks the weights: no epoch beats the start, so the start is what stays.
+    wrecked = fine_tune(
+        model,
+        arrays,
+        "vgg",
+        {**settings, "learning_rate": 50.0, "schedule": "constant"},
+        lines.append,
+        (0.2, 1),
+    )
+    assert lines[-1].startswith("  kept epoch 0") and wrecked == learned
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+
+
 def _search_command(task, out_dir, settings):
     command = [sys.executable, "-m", "fdi.cli", "compress-search", "--task", "digits", "--variant", "deepiot"]
     command += [

@@ -93,3 +93,24 @@ def test_whole_networks_keep_their_width_fraction():
         for width, original in zip(widths, families.ORIGINAL_WIDTHS["vgg"], strict=True):
             assert np.ceil(0.1 * original) <= width <= original
     assert frame.id.is_unique and len(frame) == 25
+
+
+def test_dropout_in_a_users_keras_model_is_not_a_layer(tmp_path):
+    """Dropout is the identity at inference (no op in the converted graph), so a trained model's
+    dropout layers must neither be timed nor reported as unsupported."""
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.SpatialDropout2D(0.2, name="conv_drop")(x)
+    x = keras.layers.Reshape((6, 24), name="rows")(x)
+    x = keras.layers.GRU(5, return_sequences=True, name="gru")(x)
+    x = keras.layers.Dropout(0.5, name="gru_drop")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    outputs = keras.layers.Dense(2, name="out")(x)
+    keras_file = tmp_path / "dropout.keras"
+    keras.Model(inputs, outputs).save(keras_file)
+    read = read_keras(keras_file)
+    assert [r["name"] for r in read.layers] == ["conv", "gru", "out"]
+    assert [r["in_dim"] for r in read.layers if r["layer"] != "cnn"] == [24, 30]
+    assert not [name for name in read.unsupported if "drop" in name]

@@ -201,7 +201,7 @@ class Search:
                 variable.assign(arrays[f"{group}/{i}"])
 
 
-def _split(
+def validation_split(
     arrays: dict[str, np.ndarray], family: str, fraction: float, seed: int
 ) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray]:
     """Training inputs and labels, and a validation slice of the training data (the test split
@@ -281,7 +281,9 @@ def search(
     (out_dir / "points").mkdir(parents=True, exist_ok=True)
     checkpoint = out_dir / "checkpoint.npz"  # the engine's arrays and the progress, in one file
     arrays, record = artefact.load(data_path)
-    train_x, train_y, valid_x, valid_y = _split(arrays, family, float(settings["validation_fraction"]), seed)
+    train_x, train_y, valid_x, valid_y = validation_split(
+        arrays, family, float(settings["validation_fraction"]), seed
+    )
     valid_x, valid_y = (
         [x[: int(settings["eval_samples"])] for x in valid_x],
         valid_y[: int(settings["eval_samples"])],
