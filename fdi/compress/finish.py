@@ -59,7 +59,7 @@ def fine_tune(
     family: str,
     settings: dict[str, Any],
     log: Callable[[str], None],
-    validation: tuple[float, int] = (0.1, 0),
+    validation: tuple[float, int],
 ) -> float:
     """Train the frozen structure's weights further and keep the epoch that does best on the
     search's validation slice (`validation` = its fraction and seed, so the slice the search
@@ -204,10 +204,8 @@ def finish(
             log(f"point {index}: Algorithm 2 on the device's models: {widths} -> {new}")
             model, widths = expand_model(model, new, family), new
         log(f"point {index} ({_target_text(point)}): fine-tuning {widths}")
-        validation = (
-            float(result["settings"].get("validation_fraction", 0.1)),
-            int(result["settings"].get("seed", 0)),
-        )
+        # search.json holds the search's settings with their defaults filled in
+        validation = (float(result["settings"]["validation_fraction"]), int(result["settings"]["seed"]))
         fine_tune(model, arrays, family, settings.get("finetune", {}), log, validation)
         scores = evaluate(model, arrays, family)
         log(f"point {index}: test accuracy {scores['test_accuracy']:.4f}")
