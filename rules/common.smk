@@ -20,6 +20,12 @@ LOCALMIN = config.get(
 )
 ROUNDS = int(ADAPTIVE["rounds"])
 TASKS = list(config.get("tasks", {}))
+for _task, _settings in config.get("tasks", {}).items():
+    if _settings.get("seed", 0) in _settings.get("spread_seeds", []):
+        raise ValueError(
+            f"config: tasks.{_task}.spread_seeds holds the original's own seed "
+            f"{_settings.get('seed', 0)}; list other seeds"
+        )
 TASK_DATA_DIR = config.get("task_data_dir", "results/data")
 DEVICES = list(config["devices"])
 BASELINES = config["baselines"]["models"]
@@ -42,6 +48,7 @@ wildcard_constraints:
     round=r"\d+",
     model="svr|dt|rf|gbrt|dnn|flops|fastdeepiot_mse|fastdeepiot_paperx",
     task="|".join(TASKS) if TASKS else "(?!)",
+    seed=r"\d+",
 
 
 def as_json(value):
@@ -64,8 +71,27 @@ def device_settings(wildcards):
 
 
 def task_settings(wildcards):
-    """Only this task's settings: editing one task never retrains the other."""
-    return as_json(config["tasks"][wildcards.task])
+    """Only this task's settings: editing one task never retrains the other, and editing its
+    spread seeds never retrains its original."""
+    settings = dict(config["tasks"][wildcards.task])
+    settings.pop("spread_seeds", None)
+    return as_json(settings)
+
+
+def spread_seed_settings(wildcards):
+    """The task's settings with the seed of one of its spread runs."""
+    settings = dict(config["tasks"][wildcards.task])
+    settings.pop("spread_seeds", None)
+    return as_json({**settings, "seed": int(wildcards.seed)})
+
+
+def spread_metrics(wildcards=None):
+    """metrics.json of every task's original trained again under its spread seeds."""
+    return [
+        f"results/tasks/{task}/spread/seed-{seed}/metrics.json"
+        for task, settings in config.get("tasks", {}).items()
+        for seed in settings.get("spread_seeds", [])
+    ]
 
 
 def localmin_device_settings(wildcards):

@@ -150,6 +150,7 @@ rule compress_table:
         **all_models_and_datasets(),
         points=compress_points(),
         metrics=expand("results/tasks/{task}/metrics.json", task=TASKS),
+        spread=spread_metrics(),
         timings=expand("results/timings/{device}/compress.parquet", device=DEVICES),
         energy=energy_files(
             expand("results/timings/{device}/compress.parquet", device=DEVICES)
@@ -169,6 +170,7 @@ rule compress_table:
         timings=lambda wildcards, input: dataset_pairs(input.timings),
         datasets=lambda wildcards, input: dataset_pairs(input.datasets),
         tolerance=COMPRESS.get("accuracy_tolerance", 0.01),
+        spread_sd=COMPRESS.get("accuracy_spread_sd", 2.0),
         settings=as_json(
             {
                 name: {
@@ -182,6 +184,7 @@ rule compress_table:
     shell:
         "fdi compress-table --points {input.points:q} --metrics {input.metrics:q}"
         " --timings {params.timings} --settings {params.settings:q} --tolerance {params.tolerance}"
+        " --spread-metrics {input.spread:q} --spread-sd {params.spread_sd}"
         " --curves {output.curves:q} --tables-dir results/tables --figures-dir results/figures"
         " --models {input.models:q} --datasets {params.datasets} --energy {input.energy:q}"
         " > {log:q} 2>&1"

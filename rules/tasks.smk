@@ -48,6 +48,32 @@ rule task_train:
         " --checkpoint-dir {params.checkpoint:q} > {log:q} 2>&1"
 
 
+rule task_train_spread:
+    """The task's original trained again under another seed, for its test accuracy only: the
+    spread that a compressed network's accuracy is judged against (compress_table)."""
+    input:
+        data=f"{TASK_DATA_DIR}/{{task}}.npz",
+        record=f"{TASK_DATA_DIR}/{{task}}.json",
+    output:
+        model=temp("results/tasks/{task}/spread/seed-{seed}/model.keras"),
+        metrics="results/tasks/{task}/spread/seed-{seed}/metrics.json",
+    log:
+        "results/logs/tasks/{task}/spread-seed-{seed}.log",
+    conda:
+        "../envs/fdi.yaml"
+    threads: workflow.cores
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    params:
+        settings=spread_seed_settings,
+        checkpoint="results/tasks/{task}/spread/seed-{seed}/checkpoint",
+    shell:
+        "fdi task-train --task {wildcards.task} --settings {params.settings:q} --data {input.data:q}"
+        " --out-model {output.model:q} --metrics {output.metrics:q}"
+        " --checkpoint-dir {params.checkpoint:q} > {log:q} 2>&1"
+
+
 rule task_export:
     """The trained network at batch 1, as the .tflite graph the devices time."""
     input:

@@ -17,7 +17,7 @@ from real_inputs import family_inputs
 
 from fdi.compress.objectives import StructureCost, parameter_counts, parameter_fraction
 from fdi.compress.search import Search, effective, kept_elements, settings_with_defaults, threshold_at
-from fdi.compress.table import ranking, select, task_table
+from fdi.compress.table import accuracy_bar, kept_by, ranking, seed_accuracies, select, task_table
 from fdi.families import WIDTH_NAMES
 
 SMALL = {
@@ -282,6 +282,22 @@ def _curve_row(variant, point, accuracy, widths, measured):
     }
 
 
+def test_the_accuracy_bar_is_the_seeds_mean_less_their_spread_or_the_tolerance(tmp_path):
+    # One original: its accuracy less the tolerance.
+    assert accuracy_bar(0.80, [], 0.01, 2.0)[0] == pytest.approx(0.79)
+    # Seeds 0.80, 0.78, 0.82: mean 0.80, s.d. 0.02 (n - 1), so 2 s.d. = 0.04 > the tolerance.
+    bar, why = accuracy_bar(0.80, [0.78, 0.82], 0.01, 2.0)
+    assert bar == pytest.approx(0.76) and "3 seeds" in why and "s.d. 2.00 points" in why
+    assert accuracy_bar(0.80, [0.78, 0.82], 0.05, 2.0)[0] == pytest.approx(0.75)  # tolerance larger
+    assert accuracy_bar(0.84, [0.78, 0.81], 0.01, 0.0)[0] == pytest.approx(0.80)  # mean 0.81 - 0.01
+    # Spread runs' metrics come back per task in seed order, whatever order they are given in.
+    paths = []
+    for task, seed, accuracy in [("ds", 3, 0.7), ("ds", 1, 0.9), ("img", 2, 0.5)]:
+        paths.append(tmp_path / f"{task}-{seed}.json")
+        paths[-1].write_text(json.dumps({"task": task, "seed": seed, "test_accuracy": accuracy}))
+    assert seed_accuracies(paths) == {"ds": [0.9, 0.7], "img": [0.5]}
+
+
 def test_the_selection_picks_the_most_compressed_point_that_keeps_the_accuracy():
     base = SMALL["vgg"]
     narrower = [[max(1, w - k) for w in base] for k in range(1, 5)]
@@ -291,9 +307,9 @@ def test_the_selection_picks_the_most_compressed_point_that_keeps_the_accuracy()
             for i, (acc, w) in enumerate(zip([0.905, 0.893, 0.86, 0.891], narrower, strict=True))
         ]
     )
-    assert select(curve, 0.90, 0.01).point == 3  # 0.86 misses, the last that keeps 0.89 wins
-    assert select(curve, 0.90, 0.0).point == 0 and select(curve, 0.90, 0.0).kept_accuracy
-    fallback = select(curve, 0.95, 0.01)
+    assert select(curve, 0.89).point == 3  # 0.86 misses, the last that keeps 0.89 wins
+    assert select(curve, 0.90).point == 0 and select(curve, 0.90).kept_accuracy
+    fallback = select(curve, 0.94)
     assert fallback.point == 0 and not fallback.kept_accuracy  # none keeps it: the most accurate
 
     rows = pd.DataFrame(
@@ -303,14 +319,15 @@ def test_the_selection_picks_the_most_compressed_point_that_keeps_the_accuracy()
             _curve_row("fastdeepiot_host", 0, 0.90, narrower[3], 0.5),
         ]
     )
-    table = task_table(rows, "vgg", ["host"], 0.01)
+    assert kept_by(rows, 0.90) == ["deepiot", "fastdeepiot_host"] and kept_by(rows, 0.91) == []
+    table = task_table(rows, "vgg", ["host"], 0.89)
     assert list(table.columns) == ["original", "deepiot", "fastdeepiot_host"]
     assert table.loc["conv1_1"].tolist() == [base[0], narrower[3][0], narrower[3][0]]
     assert table.loc["measured vs DeepIoT, host"].tolist() == ["+185.7%", "+0.0%", "-28.6%"]
     assert list(table.index[: len(WIDTH_NAMES["vgg"])]) == WIDTH_NAMES["vgg"]
     assert table.loc["energy mJ/inference, host (spread)"].tolist() == ["not measured"] * 3
     measured_energy = rows.assign(energy_mj_host=3.0 * rows.measured_ms_host, energy_spread_host=0.02)
-    table = task_table(measured_energy, "vgg", ["host"], 0.01)
+    table = task_table(measured_energy, "vgg", ["host"], 0.89)
     energy_row = table.loc["energy mJ/inference, host (spread)"].tolist()
     assert energy_row == ["6 (2.0%)", "2.1 (2.0%)", "1.5 (2.0%)"]
     assert table.loc["energy vs DeepIoT, host"].tolist() == ["+185.7%", "+0.0%", "-28.6%"]

@@ -105,6 +105,7 @@ def test_compression_plans_every_variant_once_and_device_free_jobs_read_no_time_
     assert job_counts(dry.stdout + dry.stderr) == {
         "task_prepare": 2,
         "task_train": 2,
+        "task_train_spread": 1,
         "task_export": 2,
         "compress_search": 6,
         "compress_finish": 6,

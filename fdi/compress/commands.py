@@ -113,15 +113,26 @@ def cmd_table(args: argparse.Namespace) -> None:
     args.curves.parent.mkdir(parents=True, exist_ok=True)
     curve.to_csv(args.curves, index=False)
     devices = sorted(timings)
+    other_seeds = table.seed_accuracies(args.spread_metrics)
     for task, rows in curve.groupby("task"):
         family = rows.family.dropna().iloc[0]
         number = table.TABLE_NUMBER[family]
-        frame = table.task_table(rows, family, devices, args.tolerance)
+        original = float(rows[rows.variant == "original"].test_accuracy.iloc[0])
+        bar, why = table.accuracy_bar(original, other_seeds.get(task, []), args.tolerance, args.spread_sd)
+        print(f"{task}: {why}")
+        frame = table.task_table(rows, family, devices, bar)
         csv = args.tables_dir / f"table{number}.csv"
         frame.to_csv(csv)
         name = task if task == family else f"{task} ({family})"
         title = f"Table {number}: {name}, each variant's most compressed point at the original's accuracy"
-        notes = table.ranking(rows, devices)
+        notes = [why[0].upper() + why[1:] + ".", *table.ranking(rows, devices)]
+        if other_seeds.get(task):
+            strict = original - args.tolerance
+            kept = table.kept_by(rows, strict)
+            notes.append(
+                f"Against this original alone (>= {100 * strict:.2f}%) the variants with a point that "
+                f"keeps its accuracy: {', '.join(kept) if kept else 'none'}."
+            )
         (args.tables_dir / f"table{number}.md").write_text(table.markdown(frame, title, notes))
         for note in notes:
             print(f"{task}, {note}")
@@ -182,6 +193,19 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     )
     p.add_argument("--settings", type=_json, required=True, help="per device: its instrument settings")
     p.add_argument("--tolerance", type=float, required=True, help="accuracy a pick may lose (fraction)")
+    p.add_argument(
+        "--spread-metrics",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="metrics.json of the originals trained again under other seeds (their accuracy spread)",
+    )
+    p.add_argument(
+        "--spread-sd",
+        type=float,
+        default=2.0,
+        help="with --spread-metrics: a pick may fall this many s.d. of the seeds' accuracies below the mean",
+    )
     p.add_argument(
         "--energy",
         nargs="*",
