@@ -228,13 +228,16 @@ def search_device(variant):
 
 
 def search_settings(wildcards):
-    """The search's settings: the shared ones, this variant's objective and lambda."""
+    """The search's settings: the shared ones, this task's targets, this variant's objective
+    and lambda."""
     objective = {"deepiot": "none", "deepiot_flops": "flops"}.get(
         wildcards.variant, "time"
     )
     settings = {
         **COMPRESS.get("search", {}),
-        "targets": COMPRESS.get("targets", [0.5, 0.25, 0.1]),
+        "targets": COMPRESS.get("task_targets", {}).get(
+            wildcards.task, COMPRESS.get("targets", [0.5, 0.25, 0.1])
+        ),
         "objective": objective,
         "lambda": float(COMPRESS.get("lambda", {}).get(objective, 0.0)),
     }

@@ -119,6 +119,11 @@ def test_compression_plans_every_variant_once_and_device_free_jobs_read_no_time_
         tiny_run, "-n", "--cores", "2", "results/compress/vgg/fastdeepiot_host/final/points.parquet"
     )
     assert "results/models/host/cnn.json" in steered.stdout
+    # Each task's search gets its own targets (compress.task_targets), else the shared ones.
+    for task, targets in [("deepsense", '"targets":[0.95,0.8]'), ("vgg", '"targets":[0.9,0.6]')]:
+        search = f"results/compress/{task}/deepiot/search.json"
+        shown = snakemake(tiny_run, "-n", "-p", "--cores", "2", search)
+        assert targets in shown.stdout
 
 
 def test_dataset_holds_real_timings_with_fingerprint(tiny_run):
