@@ -70,19 +70,20 @@ def device_settings(wildcards):
     return as_json(config["devices"][wildcards.device])
 
 
+def training_settings(task):
+    """What training a task's network depends on: its settings but the spread seeds, so editing
+    them never retrains the original."""
+    return {k: v for k, v in config["tasks"][task].items() if k != "spread_seeds"}
+
+
 def task_settings(wildcards):
-    """Only this task's settings: editing one task never retrains the other, and editing its
-    spread seeds never retrains its original."""
-    settings = dict(config["tasks"][wildcards.task])
-    settings.pop("spread_seeds", None)
-    return as_json(settings)
+    """Only this task's settings: editing one task never retrains the other."""
+    return as_json(training_settings(wildcards.task))
 
 
 def spread_seed_settings(wildcards):
-    """The task's settings with the seed of one of its spread runs."""
-    settings = dict(config["tasks"][wildcards.task])
-    settings.pop("spread_seeds", None)
-    return as_json({**settings, "seed": int(wildcards.seed)})
+    """The task's training settings with the seed of one of its spread runs."""
+    return as_json({**training_settings(wildcards.task), "seed": int(wildcards.seed)})
 
 
 def spread_metrics(wildcards=None):

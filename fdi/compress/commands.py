@@ -119,13 +119,12 @@ def cmd_table(args: argparse.Namespace) -> None:
         number = table.TABLE_NUMBER[family]
         original = float(rows[rows.variant == "original"].test_accuracy.iloc[0])
         bar, why = table.accuracy_bar(original, other_seeds.get(task, []), args.tolerance, args.spread_sd)
-        print(f"{task}: {why}")
         frame = table.task_table(rows, family, devices, bar)
         csv = args.tables_dir / f"table{number}.csv"
         frame.to_csv(csv)
         name = task if task == family else f"{task} ({family})"
         title = f"Table {number}: {name}, each variant's most compressed point at the original's accuracy"
-        notes = [why[0].upper() + why[1:] + ".", *table.ranking(rows, devices)]
+        notes = [why, *table.ranking(rows, devices)]
         if other_seeds.get(task):
             strict = original - args.tolerance
             kept = table.kept_by(rows, strict)

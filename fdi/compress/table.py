@@ -69,7 +69,7 @@ def curves(
 def accuracy_bar(
     original: float, other_seeds: Sequence[float], tolerance: float, spread_sd: float
 ) -> tuple[float, str]:
-    """The test accuracy a pick must reach to keep the original's accuracy, and why.
+    """The test accuracy a pick must reach to keep the original's accuracy, and a sentence why.
 
     With the original alone: its accuracy minus `tolerance` (the paper's tables). With the
     original trained again under other seeds (`other_seeds`, their test accuracies): the mean of
@@ -79,17 +79,17 @@ def accuracy_bar(
     gives, not against one lucky or unlucky run of it."""
     if not other_seeds:
         return original - tolerance, (
-            f"a pick keeps the original's accuracy at >= {100 * (original - tolerance):.2f}% "
-            f"(the original's {100 * original:.2f}% minus the tolerance, {100 * tolerance:.2f} points)"
+            f"A pick keeps the original's accuracy at >= {100 * (original - tolerance):.2f}% "
+            f"(the original's {100 * original:.2f}% minus the tolerance, {100 * tolerance:.2f} points)."
         )
     accuracies = np.array([original, *other_seeds], dtype=float)
     mean, sd = float(accuracies.mean()), float(accuracies.std(ddof=1))
     allowance = max(tolerance, spread_sd * sd)
     return mean - allowance, (
-        f"a pick keeps the original's accuracy at >= {100 * (mean - allowance):.2f}%: the original "
+        f"A pick keeps the original's accuracy at >= {100 * (mean - allowance):.2f}%: the original "
         f"trained with {len(accuracies)} seeds scores {', '.join(f'{100 * a:.2f}%' for a in accuracies)} "
         f"(mean {100 * mean:.2f}%, s.d. {100 * sd:.2f} points), minus the larger of the tolerance "
-        f"({100 * tolerance:.2f} points) and {spread_sd:g} s.d."
+        f"({100 * tolerance:.2f} points) and {spread_sd:g} s.d. of them."
     )
 
 
