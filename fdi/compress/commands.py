@@ -202,7 +202,7 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     p.add_argument(
         "--spread-sd",
         type=float,
-        default=2.0,
+        required=True,
         help="with --spread-metrics: a pick may fall this many s.d. of the seeds' accuracies below the mean",
     )
     p.add_argument(
