@@ -230,17 +230,21 @@ def search_device(variant):
 
 def search_settings(wildcards):
     """The search's settings: the shared ones, this task's targets, this variant's objective
-    and lambda."""
+    and its lambda (the task's own, else the shared one)."""
     objective = {"deepiot": "none", "deepiot_flops": "flops"}.get(
         wildcards.variant, "time"
     )
+    weights = {
+        **COMPRESS.get("lambda", {}),
+        **COMPRESS.get("task_lambda", {}).get(wildcards.task, {}),
+    }
     settings = {
         **COMPRESS.get("search", {}),
         "targets": COMPRESS.get("task_targets", {}).get(
             wildcards.task, COMPRESS.get("targets", [0.5, 0.25, 0.1])
         ),
         "objective": objective,
-        "lambda": float(COMPRESS.get("lambda", {}).get(objective, 0.0)),
+        "lambda": float(weights.get(objective, 0.0)),
     }
     return as_json(settings)
 

@@ -124,6 +124,11 @@ def test_compression_plans_every_variant_once_and_device_free_jobs_read_no_time_
         search = f"results/compress/{task}/deepiot/search.json"
         shown = snakemake(tiny_run, "-n", "-p", "--cores", "2", search)
         assert targets in shown.stdout
+    # ... and its own lambda (compress.task_lambda), else the shared one.
+    for task, weight in [("deepsense", '"lambda":2.0'), ("vgg", '"lambda":4.0')]:
+        search = f"results/compress/{task}/fastdeepiot_host/search.json"
+        shown = snakemake(tiny_run, "-n", "-p", "--cores", "2", search)
+        assert weight in shown.stdout and '"objective":"time"' in shown.stdout
 
 
 def test_dataset_holds_real_timings_with_fingerprint(tiny_run):
