@@ -37,6 +37,11 @@ def validation_task(settings: dict, validation_users: list[int], out: Path) -> N
     """The task's windows without its test users, the validation users held out as `test`."""
     if out.exists():
         return
+    overlap = sorted(set(validation_users) & set(settings["test_subjects"]))
+    if overlap:
+        raise SystemExit(
+            f"--validation-users {overlap} are tasks.deepsense.test_subjects: the point is not to see them"
+        )
     recordings, classes = inertial.load_watch()
     windows = inertial.deepsense_windows(
         recordings, int(settings["interval_samples"]), int(settings["window_step"])
@@ -66,9 +71,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config", type=Path, default=Path("config/config.yaml"))
+    parser.add_argument(
+        "--config", type=Path, default=Path("config/config.yaml"), help="the task and compress settings"
+    )
     parser.add_argument("--device", default="host", help="whose time models steer FastDeepIoT")
-    parser.add_argument("--lambdas", type=float, nargs="+", default=[4.0, 2.0, 1.0, 0.5])
+    parser.add_argument(
+        "--lambdas", type=float, nargs="+", default=[4.0, 2.0, 1.0, 0.5], help="the time term's weights"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="search seeds")
     parser.add_argument("--original-seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--validation-users", type=int, nargs="+", default=[5, 6, 7])
@@ -76,6 +85,9 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=Path("results/experiments/deepsense_lambda"))
     args = parser.parse_args()
 
+    model_paths = sorted(Path(f"results/models/{args.device}").glob("*.json"))
+    if not model_paths:
+        raise SystemExit(f"no results/models/{args.device}/*.json here: run `make run` first")
     config = yaml.safe_load(args.config.read_text())
     task = {k: v for k, v in config["tasks"]["deepsense"].items() if k != "spread_seeds"}
     compress = config["compress"]
@@ -103,10 +115,7 @@ def main() -> None:
     )
     print(f"validation originals {np.round(accuracies, 4).tolist()}: bar {bar:.4f}", flush=True)
 
-    models = time_models(
-        sorted(Path(f"results/models/{args.device}").glob("*.json")),
-        [f"{args.device}=results/dataset/{args.device}.parquet"],
-    )[args.device]
+    models = time_models(model_paths, [f"{args.device}=results/dataset/{args.device}.parquet"])[args.device]
     original = out / f"original-seed-{args.original_seeds[0]}" / "original.keras"
     targets = compress.get("task_targets", {}).get("deepsense", compress["targets"])
     runs = [("deepiot", "none", 0.0)] + [(f"fastdeepiot-lambda-{w:g}", "time", w) for w in args.lambdas]
