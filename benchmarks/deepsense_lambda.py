@@ -36,6 +36,11 @@ from fdi.tasks.train import train
 def validation_task(settings: dict, validation_users: list[int], out: Path) -> None:
     """The task's windows without its test users, the validation users held out as `test`."""
     if out.exists():
+        held_out = json.loads(artefact.record_path(out).read_text())["test_subjects"]
+        if held_out != validation_users:
+            raise SystemExit(
+                f"{out} holds out users {held_out}, not {validation_users}: use another --out-dir"
+            )
         return
     overlap = sorted(set(validation_users) & set(settings["test_subjects"]))
     if overlap:
@@ -129,8 +134,8 @@ def main() -> None:
                     "targets": targets,
                     "objective": objective,
                     "lambda": weight,
+                    "seed": seed,
                 }
-                settings["seed"] = seed
                 if args.iterations:
                     settings["iterations"] = args.iterations
                 steering = models if objective == "time" else None
