@@ -229,8 +229,9 @@ def search_device(variant):
 
 
 def search_settings(wildcards):
-    """The search's settings: the shared ones, this task's targets, this variant's objective
-    and its lambda (the task's own, else the shared one)."""
+    """The search's settings: the shared ones, this task's targets, this variant's objective,
+    its lambda (the task's own, else the shared one) and the task's search seeds (else the
+    shared seed), the same for every variant of the task."""
     objective = {"deepiot": "none", "deepiot_flops": "flops"}.get(
         wildcards.variant, "time"
     )
@@ -245,8 +246,21 @@ def search_settings(wildcards):
         ),
         "objective": objective,
         "lambda": float(weights.get(objective, 0.0)),
+        "seeds": COMPRESS.get("task_search_seeds", {}).get(
+            wildcards.task, [COMPRESS.get("search", {}).get("seed", 0)]
+        ),
     }
     return as_json(settings)
+
+
+def compress_threads(wildcards):
+    """A compression job's threads, TensorFlow's too: the task's own (`task_threads`: a small
+    network gains little from a second core, and two one-thread jobs share the machine), else
+    every core."""
+    return min(
+        workflow.cores,
+        COMPRESS.get("task_threads", {}).get(wildcards.task, workflow.cores),
+    )
 
 
 def variant_models(wildcards):

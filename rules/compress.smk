@@ -18,7 +18,7 @@ rule compress_search:
         "results/logs/compress/{task}/{variant}/search.log",
     conda:
         "../envs/fdi.yaml"
-    threads: workflow.cores
+    threads: compress_threads
     resources:
         mem_mb=8000,
         runtime=600,
@@ -40,7 +40,8 @@ rule compress_search:
         "fdi compress-search --task {wildcards.task} --variant {wildcards.variant}"
         " --family {params.family} --settings {params.settings:q} {params.device}"
         " --original {input.original:q} --data {input.data:q} --out-dir {params.out_dir:q}"
-        " --models {input.models:q} --datasets {params.datasets} > {log:q} 2>&1"
+        " --models {input.models:q} --datasets {params.datasets} --threads {threads}"
+        " > {log:q} 2>&1"
 
 
 rule compress_finish:
@@ -57,7 +58,7 @@ rule compress_finish:
         "results/logs/compress/{task}/{variant}/finish.log",
     conda:
         "../envs/fdi.yaml"
-    threads: workflow.cores
+    threads: compress_threads
     resources:
         mem_mb=8000,
         runtime=240,
@@ -81,7 +82,7 @@ rule compress_finish:
         "fdi compress-finish --task {wildcards.task} --variant {wildcards.variant}"
         " --search-dir {params.search_dir:q} --data {input.data:q} --settings {params.settings:q}"
         " {params.expand_with} --out-dir {params.out_dir:q} --models {input.models:q}"
-        " --datasets {params.datasets} > {log:q} 2>&1"
+        " --datasets {params.datasets} --threads {threads} > {log:q} 2>&1"
 
 
 rule compress_localmin:

@@ -17,7 +17,15 @@ from real_inputs import family_inputs
 
 from fdi.compress.objectives import StructureCost, parameter_counts, parameter_fraction
 from fdi.compress.search import Search, effective, kept_elements, settings_with_defaults, threshold_at
-from fdi.compress.table import accuracy_bar, kept_by, ranking, seed_accuracies, select, task_table
+from fdi.compress.table import (
+    accuracy_bar,
+    compression_order,
+    kept_by,
+    ranking,
+    seed_accuracies,
+    select,
+    task_table,
+)
 from fdi.families import WIDTH_NAMES
 
 SMALL = {
@@ -232,7 +240,7 @@ def test_a_killed_search_resumes_from_its_checkpoint_and_ends_as_an_unbroken_one
         timeout=600,
     )
     assert unbroken.returncode == 0, unbroken.stderr[-3000:]
-    expected = json.loads((tmp_path / "unbroken/search.json").read_text())
+    expected = json.loads((tmp_path / "unbroken/seed-0/search.json").read_text())  # the one seed's own
 
     out_dir, log = tmp_path / "killed", tmp_path / "first.log"
     with log.open("w") as out:
@@ -257,13 +265,79 @@ def test_a_killed_search_resumes_from_its_checkpoint_and_ends_as_an_unbroken_one
     )
     started = [line for line in resumed.stdout.splitlines() if line.startswith("resumed from the checkpoint")]
     assert started and int(started[0].rsplit(" ", 1)[1]) >= 20, resumed.stdout[-2000:]
-    result = json.loads((out_dir / "search.json").read_text())
+    result = json.loads((out_dir / "seed-0/search.json").read_text())
+    assert json.loads((out_dir / "search.json").read_text())["searches"]["0"] == result
     assert result["iteration"] == expected["iteration"]
     assert [p["widths"] for p in result["points"]] == [p["widths"] for p in expected["points"]]
     assert [p["keep"] for p in result["points"]] == [p["keep"] for p in expected["points"]]
     assert result["last_evaluated"]["iteration"] == 60
     assert result["last_evaluated"] == expected["last_evaluated"]  # same structure, same accuracy
-    assert not (out_dir / "checkpoint.npz").exists()
+    assert not (out_dir / "seed-0/checkpoint.npz").exists()
+
+
+def test_searches_under_several_seeds_merge_into_one_curve_and_a_finished_seed_is_kept(digits_task, tmp_path):
+    from fdi.compress.finish import finish
+    from fdi.compress.search import search_seeds
+
+    settings = {
+        "objective": "none",
+        "iterations": 20,
+        "batch_size": 16,
+        "threshold": {"final": 0.8, "steps": 4, "every": 5},
+        "eval_every": 10,
+        "eval_samples": 200,
+        "targets": [0.05],  # out of reach: each search's point is where it ends
+        "compressor": {"learning_rate": 0.05},
+        "seeds": [3, 5],
+    }
+    lines: list[str] = []
+    merged = search_seeds(
+        digits_task / "original.keras",
+        digits_task / "digits.npz",
+        "vgg",
+        settings,
+        tmp_path,
+        log=lines.append,
+    )
+    own = {s: json.loads((tmp_path / f"seed-{s}/search.json").read_text()) for s in (3, 5)}
+    assert own[3]["settings"]["seed"] == 3 and own[5]["settings"]["seed"] == 5
+    assert [p["seed"] for p in merged["points"]] == [3, 5]
+    assert [p["widths"] for p in merged["points"]] == [
+        own[3]["points"][0]["widths"],
+        own[5]["points"][0]["widths"],
+    ]
+    assert merged["points"][1]["path"] == "seed-5/points/target-0.keras"
+    assert merged["unreached_targets"] == [0.05] and merged["settings"]["seeds"] == [3, 5]
+    assert json.loads((tmp_path / "search.json").read_text()) == merged
+
+    # A seed added to the list: the finished ones are read back, only the new one is searched.
+    lines.clear()
+    grown = search_seeds(
+        digits_task / "original.keras",
+        digits_task / "digits.npz",
+        "vgg",
+        {**settings, "seeds": [3, 5, 8]},
+        tmp_path,
+        log=lines.append,
+    )
+    assert sum("already searched" in line for line in lines) == 2
+    assert sum(line.startswith("iteration 20/20") for line in lines) == 1
+    assert grown["points"][:2] == merged["points"] and grown["points"][2]["seed"] == 8
+
+    # Finishing the merged curve: each point from its own search's network, judged and exported.
+    frame = finish(
+        "digits",
+        "deepiot",
+        tmp_path,
+        digits_task / "digits.npz",
+        {"finetune": {"epochs": 0}},
+        tmp_path / "final",
+    )
+    assert frame.search_seed.tolist() == [3, 5, 8] and frame.point.tolist() == [0, 1, 2]
+    assert frame.searched_widths.map(json.loads).tolist() == [p["widths"] for p in grown["points"]]
+    assert frame.searched_fraction.tolist() == [p["fraction"] for p in grown["points"]]
+    assert all((tmp_path / "final/graphs" / g).stat().st_size > 0 for g in frame.graph)
+    assert len(set(frame.graph)) == 3
 
 
 def _curve_row(variant, point, accuracy, widths, measured):
@@ -311,6 +385,12 @@ def test_the_selection_picks_the_most_compressed_point_that_keeps_the_accuracy()
     assert select(curve, 0.90).point == 0 and select(curve, 0.90).kept_accuracy
     fallback = select(curve, 0.94)
     assert fallback.point == 0 and not fallback.kept_accuracy  # none keeps it: the most accurate
+
+    # A curve merged from two searches: ordered by the searched measure, not by point number.
+    merged = curve.assign(search_seed=[0, 0, 1, 1], searched_fraction=[0.7, 0.4, 0.6, 0.5])
+    assert select(merged, 0.89).point == 1  # 0.893 at 0.4: the most compressed that keeps 0.89
+    assert select(merged, 0.895).point == 0  # only 0.905 (at 0.7) keeps it
+    assert compression_order(merged).point.tolist() == [0, 2, 3, 1]
 
     rows = pd.DataFrame(
         [

@@ -129,6 +129,12 @@ def test_compression_plans_every_variant_once_and_device_free_jobs_read_no_time_
         search = f"results/compress/{task}/fastdeepiot_host/search.json"
         shown = snakemake(tiny_run, "-n", "-p", "--cores", "2", search)
         assert weight in shown.stdout and '"objective":"time"' in shown.stdout
+    # ... and its own search seeds (compress.task_search_seeds) and threads (task_threads).
+    for task, seeds, threads in [("deepsense", '"seeds":[0,4]', 1), ("vgg", '"seeds":[0]', 2)]:
+        shown = snakemake(
+            tiny_run, "-n", "-p", "--cores", "2", f"results/compress/{task}/deepiot/search.json"
+        )
+        assert seeds in shown.stdout and f"--threads {threads} " in shown.stdout
 
 
 def test_dataset_holds_real_timings_with_fingerprint(tiny_run):

@@ -38,24 +38,42 @@ def time_models(model_paths: list[Path], dataset_pairs: list[str]) -> dict[str, 
     return {device: (models[device], fit_op_models(pd.read_parquet(datasets[device]))) for device in models}
 
 
-def cmd_search(args: argparse.Namespace) -> None:
-    from fdi.compress.search import search
+def pin_threads(threads: int | None) -> None:
+    """TensorFlow's thread pools at `threads` (before it runs anything): the search and the
+    fine-tune take a different, equally deterministic path at each thread count, so the count
+    is part of a job's settings, not whatever the machine has."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise SystemExit(f"--threads must be at least 1, got {threads}")
+    import tensorflow as tf
 
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def cmd_search(args: argparse.Namespace) -> None:
+    from fdi.compress.search import search_seeds
+
+    pin_threads(args.threads)
     settings = dict(args.settings)
     models = time_models(args.models, args.datasets)
     cost_models = models.get(args.device) if args.device else None
     if settings.get("objective") == "time" and cost_models is None:
         raise SystemExit(f"compress-search {args.variant}: the time objective needs --device and its models")
-    result = search(args.original, args.data, args.family, settings, args.out_dir, cost_models, log=_log)
+    result = search_seeds(
+        args.original, args.data, args.family, settings, args.out_dir, cost_models, log=_log
+    )
     print(
-        f"{args.task} {args.variant}: {len(result['points'])} points, "
-        f"unreached targets {result['unreached_targets']}"
+        f"{args.task} {args.variant}: {len(result['points'])} points from search seeds {result['seeds']}, "
+        f"targets no search reached {result['unreached_targets']}"
     )
 
 
 def cmd_finish(args: argparse.Namespace) -> None:
     from fdi.compress.finish import finish
 
+    pin_threads(args.threads)
     models = time_models(args.models, args.datasets)
     if args.expand_with and args.expand_with not in models:
         raise SystemExit(
@@ -152,17 +170,30 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
             "--datasets", nargs="*", default=[], help="DEVICE=results/dataset/DEVICE.parquet (op models)"
         )
 
+    def threads(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--threads",
+            type=int,
+            help="TensorFlow's threads (default: its own choice); results depend on the count",
+        )
+
     p = add("compress-search", cmd_search, "DeepIoT's compressor-critic search of one variant; resumable.")
     p.add_argument("--task", required=True)
     p.add_argument("--variant", required=True, help="deepiot, deepiot_flops or fastdeepiot_DEVICE")
     p.add_argument("--family", required=True, choices=["vgg", "deepsense"])
     p.add_argument(
-        "--settings", type=_json, required=True, help="the search's settings (JSON), objective included"
+        "--settings",
+        type=_json,
+        required=True,
+        help="the search's settings (JSON), objective included; `seeds`: one search per seed, points merged",
     )
     p.add_argument("--device", help="whose time models the time objective uses")
     p.add_argument("--original", type=Path, required=True, help="the trained original .keras")
     p.add_argument("--data", type=Path, required=True, help="the task's prepared .npz")
-    p.add_argument("--out-dir", type=Path, required=True, help="search.json and points/ go here")
+    p.add_argument(
+        "--out-dir", type=Path, required=True, help="search.json (the merged curve) and seed-S/ go here"
+    )
+    threads(p)
     models(p)
 
     p = add("compress-finish", cmd_finish, "Fine-tune, judge and export every point of a search.")
@@ -173,6 +204,7 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     p.add_argument("--settings", type=_json, required=True, help="{finetune: ..., localmin: ...}")
     p.add_argument("--expand-with", help="a device: widen each point by Algorithm 2 first (FastDeepIoT)")
     p.add_argument("--out-dir", type=Path, required=True)
+    threads(p)
     models(p)
 
     p = add("compress-localmin", cmd_localmin, "DeepIoT+localMin (and t_min) from DeepIoT's finished points.")

@@ -32,9 +32,11 @@ FINETUNE_DEFAULTS = {"epochs": 2, "learning_rate": 5e-4, "batch_size": 128, "see
 
 
 def _target_text(point: dict[str, Any]) -> str:
+    seed = "" if point.get("seed") is None else f", search seed {point['seed']}"
     if point.get("target") is None:
-        return f"end of search, {point.get('measure', 'params')} {point.get('fraction', float('nan')):.0%}"
-    return f"target {point['target']:.0%} of {point.get('measure', 'params')}"
+        fraction = point.get("fraction", float("nan"))
+        return f"end of search, {point.get('measure', 'params')} {fraction:.0%}{seed}"
+    return f"target {point['target']:.0%} of {point.get('measure', 'params')}{seed}"
 
 
 def graph_name(task: str, variant: str, index: int) -> str:
@@ -143,6 +145,10 @@ def _row(
         "graph": graph_name(task, variant, index),
         "original_widths": json.dumps(original),
         "searched_widths": json.dumps(point["widths"]),
+        # the search's own measure of its structure (params, FLOPs or predicted time, as a
+        # fraction of the original's): what orders a curve merged from several searches
+        "searched_fraction": point.get("fraction"),
+        "search_seed": point.get("seed"),
         "widths": json.dumps(widths),
         "parameter_fraction": parameter_fraction(family, widths, original),
         "flops_fraction": float(flops / full),
@@ -186,7 +192,9 @@ def finish(
             log(f"point {index}: already finished")
             rows.append(json.loads(record.read_text()))
             continue
-        model = keras.models.load_model(Path(search_dir) / "points" / f"target-{index}.keras", compile=False)
+        # a merged search (fdi.compress.search.search_seeds) names each point's network and seed
+        network = Path(search_dir) / point.get("path", f"points/target-{index}.keras")
+        model = keras.models.load_model(network, compile=False)
         widths = widths_of(model, family)
         if expand_with is not None:
             models, ops = expand_with
@@ -204,8 +212,12 @@ def finish(
             log(f"point {index}: Algorithm 2 on the device's models: {widths} -> {new}")
             model, widths = expand_model(model, new, family), new
         log(f"point {index} ({_target_text(point)}): fine-tuning {widths}")
-        # search.json holds the search's settings with their defaults filled in
-        validation = (float(result["settings"]["validation_fraction"]), int(result["settings"]["seed"]))
+        # search.json holds the search's settings with their defaults filled in; the slice the
+        # point's own search judged it on is its seed's
+        validation = (
+            float(result["settings"]["validation_fraction"]),
+            int(point.get("seed", result["settings"]["seed"])),
+        )
         fine_tune(model, arrays, family, settings.get("finetune", {}), log, validation)
         scores = evaluate(model, arrays, family)
         log(f"point {index}: test accuracy {scores['test_accuracy']:.4f}")
@@ -285,6 +297,8 @@ def localmin(
             "measure": point["measure"],
             "widths": json.loads(point["searched_widths"]),
             "validation_accuracy": point["validation_accuracy_searched"],
+            "fraction": point.get("searched_fraction"),
+            "seed": point.get("search_seed"),
         }
         rows.append(
             _row(

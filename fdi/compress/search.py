@@ -17,6 +17,11 @@ weights and saved: one point of the trade-off curve. The search ends when every 
 point or after `iterations`; then, if targets are left, the structure it ended at is the last
 point (target None). Its state is saved every `checkpoint_every` iterations; a killed job
 resumes there.
+
+`search_seeds` runs the search once per seed of `seeds` (each in its own `seed-S/` directory, a
+finished one kept) and merges their points into one curve: how far a search gets at a given
+accuracy moves with its seed as much as with its objective, so a variant is judged on the union
+of a few searches, every variant under the same seeds.
 """
 
 from __future__ import annotations
@@ -384,3 +389,58 @@ def search(
     (out_dir / "search.json").write_text(json.dumps(result, indent=1) + "\n")
     checkpoint.unlink(missing_ok=True)
     return result
+
+
+def search_seeds(
+    original_path: Path,
+    data_path: Path,
+    family: str,
+    settings: dict[str, Any],
+    out_dir: Path,
+    cost_models: tuple[dict[str, Any], dict[str, tuple[float, float]]] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """One search per seed of `settings["seeds"]` (else the one `seed`) under
+    `out_dir/seed-S/`, then `out_dir/search.json`: every search's points in seed order, each
+    with its `seed` and its network's `path` (relative to `out_dir`); the per-seed results under
+    `searches`. A seed whose search.json exists is not searched again (a killed job redoes only
+    the rest; a seed added to the list costs only its own search)."""
+    settings = settings_with_defaults(settings)
+    seeds = [int(s) for s in settings.pop("seeds", None) or [settings["seed"]]]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"search seeds must differ, got {seeds}")
+    out_dir = Path(out_dir)
+    searches, points = {}, []
+    for number, seed in enumerate(seeds, 1):
+        seed_dir = out_dir / f"seed-{seed}"
+        if (seed_dir / "search.json").exists():
+            result = json.loads((seed_dir / "search.json").read_text())
+            log(f"search seed {seed} ({number}/{len(seeds)}): already searched")
+        else:
+            log(f"search seed {seed} ({number}/{len(seeds)})")
+            result = search(
+                original_path, data_path, family, {**settings, "seed": seed}, seed_dir, cost_models, log
+            )
+        searches[str(seed)] = result
+        points += [
+            {**point, "seed": seed, "path": f"seed-{seed}/points/target-{k}.keras"}
+            for k, point in enumerate(result["points"])
+        ]
+    first = searches[str(seeds[0])]
+    merged = {
+        "family": family,
+        "original_widths": first["original_widths"],
+        "targets": first["targets"],
+        "seeds": seeds,
+        "points": points,
+        # the targets no search reached (each search's own are under `searches`)
+        "unreached_targets": [
+            t for t in first["targets"] if all(t in r["unreached_targets"] for r in searches.values())
+        ],
+        "settings": {**settings, "seeds": seeds},
+        "data": first["data"],
+        "searches": searches,
+    }
+    with replacing(out_dir / "search.json") as partial:
+        partial.write_text(json.dumps(merged, indent=1) + "\n")
+    return merged

@@ -99,11 +99,24 @@ def kept_by(curve: pd.DataFrame, bar: float) -> list[str]:
     return variant_order(sorted(set(points[points.test_accuracy >= bar].variant)))
 
 
+def compression_order(curve: pd.DataFrame) -> pd.DataFrame:
+    """One variant's points from the least to the most compressed by the variant's own measure
+    (the searched structure's params, FLOPs or predicted time fraction), point number breaking
+    ties: for one search that is the order its points were taken in; a curve merged from several
+    searches' points (fdi.compress.search.search_seeds) interleaves them. Rows without the
+    measure keep their point order."""
+    if "searched_fraction" not in curve or curve.searched_fraction.isna().any():
+        return curve.sort_values("point")
+    return (
+        curve.assign(_order=-curve.searched_fraction).sort_values(["_order", "point"]).drop(columns="_order")
+    )
+
+
 def select(curve: pd.DataFrame, bar: float) -> pd.Series:
-    """The most compressed point of one variant's curve (its last point, the curve running from
-    the least to the most compressed) whose test accuracy is at least `bar` (fdi.compress.table.
-    accuracy_bar); if none reaches it, the most accurate point, marked `kept_accuracy` False."""
-    curve = curve.sort_values("point")
+    """The most compressed point of one variant's curve (the last in `compression_order`) whose
+    test accuracy is at least `bar` (fdi.compress.table.accuracy_bar); if none reaches it, the
+    most accurate point, marked `kept_accuracy` False."""
+    curve = compression_order(curve)
     keeps = curve[curve.test_accuracy >= bar]
     chosen = (keeps.iloc[-1] if len(keeps) else curve.loc[curve.test_accuracy.idxmax()]).copy()
     chosen["kept_accuracy"] = bool(len(keeps))
@@ -245,8 +258,19 @@ def figure(curve: pd.DataFrame, task: str, devices: Sequence[str], path: Path) -
         for variant in variant_order(
             [v for v in curve.variant.unique() if v != "original" and not v.startswith("tmin_")]
         ):
-            rows = curve[curve.variant == variant].sort_values("point")
-            ax.plot(rows[column], 100 * rows.test_accuracy, "o-", label=variant)
+            rows = compression_order(curve[curve.variant == variant])
+            # one line per search (a variant searched under several seeds has several), one colour
+            seeds = rows.search_seed.fillna(-1) if "search_seed" in rows else pd.Series(-1, index=rows.index)
+            colour = None
+            for number, (_, search) in enumerate(rows.groupby(seeds, sort=True)):
+                (line,) = ax.plot(
+                    search[column],
+                    100 * search.test_accuracy,
+                    "o-",
+                    color=colour,
+                    label=variant if number == 0 else None,
+                )
+                colour = line.get_color()
         ax.plot([original[column]], [100 * original.test_accuracy], "k*", markersize=12, label="original")
         ax.set_xlabel(label)
         ax.set_ylabel("test accuracy (%)")
