@@ -23,6 +23,7 @@ from fdi.compress.table import (
     kept_by,
     ranking,
     seed_accuracies,
+    seed_picks,
     select,
     task_table,
 )
@@ -323,6 +324,29 @@ def test_searches_under_several_seeds_merge_into_one_curve_and_a_finished_seed_i
     assert sum("already searched" in line for line in lines) == 2
     assert sum(line.startswith("iteration 20/20") for line in lines) == 1
     assert grown["points"][:2] == merged["points"] and grown["points"][2]["seed"] == 8
+    # Other inputs (a retrained original, new time models: their digest) search that seed again.
+    lines.clear()
+    again = search_seeds(
+        digits_task / "original.keras",
+        digits_task / "digits.npz",
+        "vgg",
+        {**settings, "seeds": [3]},
+        tmp_path / "again",
+        log=lines.append,
+    )
+    assert again["points"] == merged["points"][:1]
+    lines.clear()
+    search_seeds(
+        digits_task / "original.keras",
+        digits_task / "digits.npz",
+        "vgg",
+        {**settings, "seeds": [3]},
+        tmp_path / "again",
+        log=lines.append,
+        inputs_digest="another original",
+    )
+    assert any("searching again" in line for line in lines)
+    assert sum(line.startswith("iteration 20/20") for line in lines) == 1
 
     # Finishing the merged curve: each point from its own search's network, judged and exported.
     frame = finish(
@@ -391,6 +415,11 @@ def test_the_selection_picks_the_most_compressed_point_that_keeps_the_accuracy()
     assert select(merged, 0.89).point == 1  # 0.893 at 0.4: the most compressed that keeps 0.89
     assert select(merged, 0.895).point == 0  # only 0.905 (at 0.7) keeps it
     assert compression_order(merged).point.tolist() == [0, 2, 3, 1]
+    lines = seed_picks(merged.assign(variant="deepiot"), 0.89, ["host"])
+    assert "seeds 0, 1" in lines[0] and len(lines) == 3
+    assert lines[1] == "- seed 0: deepiot 89.30%, 0.900 ms on host."  # point 1, at 0.4
+    assert lines[2] == "- seed 1: deepiot 89.10%, 0.700 ms on host."  # point 3: 0.86 misses
+    assert seed_picks(curve, 0.89, ["host"]) == []  # one search: nothing to say
 
     rows = pd.DataFrame(
         [

@@ -52,6 +52,19 @@ def pin_threads(threads: int | None) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
+def files_digest(paths: list[Path]) -> str:
+    """sha256 over the named files' bytes, in the order given: what a search was made from."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(Path(path).name).encode())
+        with Path(path).open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
 def cmd_search(args: argparse.Namespace) -> None:
     from fdi.compress.search import search_seeds
 
@@ -61,8 +74,18 @@ def cmd_search(args: argparse.Namespace) -> None:
     cost_models = models.get(args.device) if args.device else None
     if settings.get("objective") == "time" and cost_models is None:
         raise SystemExit(f"compress-search {args.variant}: the time objective needs --device and its models")
+    inputs = [args.original, args.data]
+    if cost_models is not None:
+        inputs += [*args.models, *_pairs(args.datasets).values()]
     result = search_seeds(
-        args.original, args.data, args.family, settings, args.out_dir, cost_models, log=_log
+        args.original,
+        args.data,
+        args.family,
+        settings,
+        args.out_dir,
+        cost_models,
+        log=_log,
+        inputs_digest=files_digest(inputs),
     )
     print(
         f"{args.task} {args.variant}: {len(result['points'])} points from search seeds {result['seeds']}, "
@@ -142,7 +165,7 @@ def cmd_table(args: argparse.Namespace) -> None:
         frame.to_csv(csv)
         name = task if task == family else f"{task} ({family})"
         title = f"Table {number}: {name}, each variant's most compressed point at the original's accuracy"
-        notes = [why, *table.ranking(rows, devices)]
+        notes = [why, *table.seed_picks(rows, bar, devices), *table.ranking(rows, devices)]
         if other_seeds.get(task):
             strict = original - args.tolerance
             kept = table.kept_by(rows, strict)

@@ -26,6 +26,7 @@ of a few searches, every variant under the same seeds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -399,12 +400,18 @@ def search_seeds(
     out_dir: Path,
     cost_models: tuple[dict[str, Any], dict[str, tuple[float, float]]] | None = None,
     log: Callable[[str], None] = print,
+    inputs_digest: str = "",
 ) -> dict[str, Any]:
     """One search per seed of `settings["seeds"]` (else the one `seed`) under
     `out_dir/seed-S/`, then `out_dir/search.json`: every search's points in seed order, each
     with its `seed` and its network's `path` (relative to `out_dir`); the per-seed results under
-    `searches`. A seed whose search.json exists is not searched again (a killed job redoes only
-    the rest; a seed added to the list costs only its own search)."""
+    `searches`. A seed's finished search (or its checkpoint) is kept only if it was made from the
+    same inputs: `inputs_digest` (of the original, the data and the time models; see
+    `fdi.compress.commands`) and the seed's settings, recorded in `seed-S/inputs.sha256`. So a
+    killed job redoes only the rest and a seed added to the list costs only its own search, while
+    a changed setting, original or time model searches again."""
+    import shutil
+
     settings = settings_with_defaults(settings)
     seeds = [int(s) for s in settings.pop("seeds", None) or [settings["seed"]]]
     if len(set(seeds)) != len(seeds):
@@ -412,15 +419,23 @@ def search_seeds(
     out_dir = Path(out_dir)
     searches, points = {}, []
     for number, seed in enumerate(seeds, 1):
-        seed_dir = out_dir / f"seed-{seed}"
+        seed_dir, seed_settings = out_dir / f"seed-{seed}", {**settings, "seed": seed}
+        digest = hashlib.sha256(
+            (inputs_digest + json.dumps(seed_settings, sort_keys=True)).encode()
+        ).hexdigest()
+        record = seed_dir / "inputs.sha256"
+        recorded = record.read_text().strip() if record.exists() else None
+        if seed_dir.exists() and recorded != digest:
+            log(f"search seed {seed}: made from other inputs or settings; searching again")
+            shutil.rmtree(seed_dir)
         if (seed_dir / "search.json").exists():
             result = json.loads((seed_dir / "search.json").read_text())
             log(f"search seed {seed} ({number}/{len(seeds)}): already searched")
         else:
             log(f"search seed {seed} ({number}/{len(seeds)})")
-            result = search(
-                original_path, data_path, family, {**settings, "seed": seed}, seed_dir, cost_models, log
-            )
+            seed_dir.mkdir(parents=True, exist_ok=True)
+            record.write_text(digest + "\n")
+            result = search(original_path, data_path, family, seed_settings, seed_dir, cost_models, log)
         searches[str(seed)] = result
         points += [
             {**point, "seed": seed, "path": f"seed-{seed}/points/target-{k}.keras"}

@@ -198,6 +198,37 @@ def task_table(curve: pd.DataFrame, family: str, devices: Sequence[str], bar: fl
     return frame[columns]
 
 
+def seed_picks(curve: pd.DataFrame, bar: float, devices: Sequence[str]) -> list[str]:
+    """For a task searched under several seeds: a sentence per seed with what each searched
+    variant would pick from that seed's curve alone (accuracy, measured time per device), so
+    the table says how much its picks owe to the seeds. Empty for one seed."""
+    if "search_seed" not in curve:
+        return []
+    searched = curve[curve.search_seed.notna()]
+    seeds = sorted({int(s) for s in searched.search_seed})
+    if len(seeds) < 2:
+        return []
+    lines = [
+        f"Every variant was searched under seeds {', '.join(map(str, seeds))}; each pick is the most "
+        "compressed point of the union of its searches' curves (by the variant's own measure) that "
+        "reaches the bar. From each seed's curve alone:"
+    ]
+    for seed in seeds:
+        parts = []
+        for variant in variant_order(sorted(set(searched.variant))):
+            rows = searched[(searched.variant == variant) & (searched.search_seed == seed)]
+            if not len(rows):
+                continue
+            pick = select(rows, bar)
+            times = ", ".join(
+                f"{pick[f'measured_ms_{d}']:.3f} ms on {d}" for d in devices if f"measured_ms_{d}" in pick
+            )
+            kept = "" if pick.kept_accuracy else ", not kept"
+            parts.append(f"{variant} {100 * pick.test_accuracy:.2f}%{kept}, {times}")
+        lines.append(f"- seed {seed}: " + "; ".join(parts) + ".")
+    return lines
+
+
 def ranking(curve: pd.DataFrame, devices: Sequence[str]) -> list[str]:
     """Per device: how well the time models ranked the networks this task's compression visited
     (every point, the originals and t_min included): Spearman's rho of predicted against
@@ -230,8 +261,8 @@ def markdown(frame: pd.DataFrame, title: str, notes: Sequence[str] = ()) -> str:
     ]
     for name, row in frame.iterrows():
         lines.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
-    if notes:
-        lines += ["", *notes]
+    for note in notes:  # a paragraph each (a seed's line is a list item, see seed_picks)
+        lines += ["", note]
     return "\n".join(lines) + "\n"
 
 
