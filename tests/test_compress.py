@@ -209,6 +209,18 @@ def test_fine_tuning_keeps_the_epoch_best_on_the_validation_slice(digits_task):
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
 
 
+# A search on the digits task small enough for a test; the target is out of reach, so a search
+# runs all its iterations and its one point is the structure it ends at.
+TINY_SEARCH = {
+    "objective": "none",
+    "batch_size": 16,
+    "eval_every": 10,
+    "eval_samples": 200,
+    "targets": [0.05],
+    "compressor": {"learning_rate": 0.05},
+}
+
+
 def _search_command(task, out_dir, settings):
     command = [sys.executable, "-m", "fdi.cli", "compress-search", "--task", "digits", "--variant", "deepiot"]
     command += [
@@ -224,15 +236,10 @@ def _search_command(task, out_dir, settings):
 
 def test_a_killed_search_resumes_from_its_checkpoint_and_ends_as_an_unbroken_one(digits_task, tmp_path):
     settings = {
-        "objective": "none",
+        **TINY_SEARCH,
         "iterations": 60,
-        "batch_size": 16,
         "threshold": {"final": 0.8, "steps": 4, "every": 10},
-        "eval_every": 10,
-        "eval_samples": 200,
         "checkpoint_every": 10,
-        "targets": [0.05],  # out of reach: the search runs its 60 iterations
-        "compressor": {"learning_rate": 0.05},
     }
     unbroken = subprocess.run(
         _search_command(digits_task, tmp_path / "unbroken", settings),
@@ -281,14 +288,9 @@ def test_searches_under_several_seeds_merge_into_one_curve_and_a_finished_seed_i
     from fdi.compress.search import search_seeds
 
     settings = {
-        "objective": "none",
+        **TINY_SEARCH,
         "iterations": 20,
-        "batch_size": 16,
         "threshold": {"final": 0.8, "steps": 4, "every": 5},
-        "eval_every": 10,
-        "eval_samples": 200,
-        "targets": [0.05],  # out of reach: each search's point is where it ends
-        "compressor": {"learning_rate": 0.05},
         "seeds": [3, 5],
     }
     lines: list[str] = []
