@@ -90,7 +90,9 @@ def build_baseline(name: str, layer: str, settings: dict[str, Any]) -> Any:
     if name == "flops":
         return Pipeline([("select", _select(["flops"])), ("model", LinearRegression())])
     if name == "fastdeepiot_mse":
-        return build_time_model(layer, {**settings, "loss": "squared"})
+        # the paper's H, fixed: a `loss` in the grid would let CV choose another
+        grid = {key: values for key, values in settings.get("grid", {}).items() if key != "loss"}
+        return build_time_model(layer, {**settings, "loss": "squared", "grid": grid})
     if name == "fastdeepiot_paperx":
         return build_time_model(layer, {**settings, "x": "paper"})
     pipeline = Pipeline(

@@ -14,6 +14,21 @@ Two sets of explanatory variables x exist per layer type:
   overhead. A conv reads its input, builds an indirection buffer (mem_inter) and writes its
   output at different costs per element. A fully-connected layer packs its input and writes its
   output besides streaming its weights.
+  Three terms follow what the host's kernels and cache do (measured on this project's AVX-512
+  VM, README; where a device's kernels differ, the fit gives a term no weight):
+  - `narrow_flops`: the FLOPs XNNPACK's f32 GEMM runs on its half-width kernel. The default
+    kernel computes 32 output columns at a time, the other 16; XNNPACK takes the 16-wide one
+    where the columns are fewer than 32 and, for a fully-connected product, where it pads less,
+    (columns mod 32) in 1..16. A product with one input row (FC, every RNN step) then runs up
+    to 2x slower (as if each tile's time were one accumulator chain's latency, whatever its
+    width): a 1000->320 FC 11.5 us, 1000->321 22.3 us; a GRU's step follows (3 x units) mod 32 (200 inputs: 112 units 9.3 us, 113 8.0 us).
+    A conv (many input rows) keeps the wide kernel from 32 output channels on.
+  - `padded_flops` (conv): FLOPs over the output channels rounded up to whole tiles: a 3x3 conv
+    on 16x16x64 takes the same 258 us for 97 to 128 output channels.
+  - `spill_flops`: FLOPs x weight MiB. The time per weight byte grows with the weight size as
+    more of the weights miss the cache between uses: a GRU step costs ~14 us per MiB of weights
+    up to 1.25 MiB, then rises smoothly to ~38 us/MiB at 3 MiB and stays there (2 MiB L2); the
+    quadratic term lets one leaf fit that convex stretch.
 """
 
 from __future__ import annotations
@@ -32,7 +47,7 @@ SPLIT_COLUMNS: dict[str, list[str]] = {
     "gru": ["in_dim", "out_dim", *MEMORY_COLUMNS, "param_size"],
     "lstm": ["in_dim", "out_dim", *MEMORY_COLUMNS, "param_size"],
 }
-_RNN_RUNTIME = ["input_flops", "recurrent_flops", "gate_elements", "step"]
+_RNN_RUNTIME = ["input_flops", "recurrent_flops", "narrow_flops", "spill_flops", "gate_elements", "step"]
 # x: the variables every leaf fits on, per variant.
 X_VARIANTS: dict[str, dict[str, list[str]]] = {
     "paper": {
@@ -42,8 +57,8 @@ X_VARIANTS: dict[str, dict[str, list[str]]] = {
         "lstm": ["flops", "mem", "param_size", "step"],
     },
     "runtime": {
-        "fc": ["flops", "mem_in", "mem_out"],
-        "cnn": ["flops", *MEMORY_COLUMNS, "param_size"],
+        "fc": ["flops", "narrow_flops", "spill_flops", "mem_in", "mem_out"],
+        "cnn": ["padded_flops", "narrow_flops", "spill_flops", *MEMORY_COLUMNS, "param_size"],
         "gru": list(_RNN_RUNTIME),
         "lstm": list(_RNN_RUNTIME),
     },
@@ -51,6 +66,26 @@ X_VARIANTS: dict[str, dict[str, list[str]]] = {
 FIT_COLUMNS = X_VARIANTS["paper"]  # SPEC's x, the default where no variant is named
 _RNN_GATES = {"gru": 3, "lstm": 4}
 _RNN_MEMORY_FACTOR = {"gru": 1, "lstm": 2}  # LSTM carries (h, c): twice the in/out memory
+# XNNPACK's f32 GEMM output-column tiles on the host: the default kernel's and the half-width one.
+GEMM_WIDE_COLUMNS = 32
+GEMM_NARROW_COLUMNS = 16
+
+
+def narrow_kernel(columns: pd.Series, fully_connected: bool = True) -> pd.Series:
+    """True where XNNPACK runs a product with `columns` outputs on the half-width kernel: where
+    the default kernel is wider than the columns, and for a fully-connected product also where
+    the half-width one pads less, (columns mod 32) in 1..16."""
+    narrow = columns < GEMM_WIDE_COLUMNS
+    if fully_connected:
+        remainder = columns % GEMM_WIDE_COLUMNS
+        narrow |= (remainder >= 1) & (remainder <= GEMM_NARROW_COLUMNS)
+    return narrow
+
+
+def padded_columns(columns: pd.Series, fully_connected: bool = True) -> pd.Series:
+    """Output columns rounded up to whole tiles of the kernel XNNPACK runs (16 or 32 wide)."""
+    width = np.where(narrow_kernel(columns, fully_connected), GEMM_NARROW_COLUMNS, GEMM_WIDE_COLUMNS)
+    return pd.Series(-(-columns.to_numpy() // width) * width, index=columns.index)
 
 
 def fit_columns(layer: str, variant: str = "paper") -> list[str]:
@@ -88,6 +123,7 @@ def add_features(structures: pd.DataFrame, layer: str) -> pd.DataFrame:
         out["mem_out"] = s.out_dim
         out["mem_inter"] = 0
         macs = s.in_dim * s.out_dim
+        out["narrow_flops"] = np.where(narrow_kernel(s.out_dim), 2 * macs, 0)
     elif layer == "cnn":
         same = s.padding == "same"
         out["out_height"] = conv_output(s.in_height, s.kernel_h, s.stride_h, same)
@@ -99,6 +135,9 @@ def add_features(structures: pd.DataFrame, layer: str) -> pd.DataFrame:
         out["mem_out"] = out_hw * s.out_channel
         out["mem_inter"] = out_hw * kernel_area * s.in_channel
         macs = out_hw * s.out_channel * kernel_area * s.in_channel
+        padded = padded_columns(s.out_channel, fully_connected=False)
+        out["padded_flops"] = 2 * out_hw * padded * kernel_area * s.in_channel
+        out["narrow_flops"] = np.where(narrow_kernel(s.out_channel, False), out["padded_flops"], 0)
     else:
         gates = _RNN_GATES[layer]
         factor = _RNN_MEMORY_FACTOR[layer]
@@ -110,8 +149,14 @@ def add_features(structures: pd.DataFrame, layer: str) -> pd.DataFrame:
         out["recurrent_flops"] = 2 * s.step * gates * s.out_dim * s.out_dim
         out["gate_elements"] = s.step * gates * s.out_dim
         macs = s.step * gates * s.out_dim * (s.in_dim + s.out_dim)
+        # Both products of a step (input and state) have gates x units output columns.
+        out["narrow_flops"] = np.where(narrow_kernel(gates * s.out_dim), 2 * macs, 0)
     out["flops"] = 2 * macs
+    out["spill_flops"] = out["flops"] * out["param_size"] / 2**18  # FLOPs x float32 weight MiB
     out["mem"] = out.mem_in + out.mem_out + out.mem_inter
     for column in ["param_size", *MEMORY_COLUMNS, "flops", "mem"]:
         out[column] = out[column].astype("int64")
+    for column in ["narrow_flops", "padded_flops", "spill_flops"]:
+        if column in out:
+            out[column] = out[column].astype("int64")
     return out

@@ -118,15 +118,22 @@ def benchmark_threads(wildcards):
 
 
 def baseline_settings(wildcards):
-    """Only this model's settings: editing one model's grid reruns only that model."""
+    """Only this model's settings, on this layer type's x: editing one model's grid reruns only
+    that model."""
     if wildcards.model in ("fastdeepiot_mse", "fastdeepiot_paperx"):
         return as_json(config["time_model"])
     baselines = config["baselines"]
+    chosen_x = baselines.get("x", "paper")
     return as_json(
         {
             "inputs": baselines["inputs"],
             "cv_folds": baselines["cv_folds"],
             "seed": baselines["seed"],
+            "x": (
+                chosen_x
+                if isinstance(chosen_x, str)
+                else chosen_x.get(wildcards.layer, "paper")
+            ),
             "grid": baselines["grids"].get(wildcards.model, {}),
         }
     )

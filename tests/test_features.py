@@ -137,7 +137,68 @@ def test_runtime_x_splits_a_recurrent_layer_into_its_per_step_costs():
     assert row.recurrent_flops == 2 * 10 * 4 * 30 * 30 == 72000
     assert row.input_flops + row.recurrent_flops == row.flops
     assert row.gate_elements == 10 * 4 * 30
-    assert fit_columns("lstm", "runtime") == ["input_flops", "recurrent_flops", "gate_elements", "step"]
+    assert row.narrow_flops == 0  # 4 x 30 = 120 columns: 120 mod 32 = 24 -> the 32-column kernel
+    assert fit_columns("lstm", "runtime") == [
+        "input_flops",
+        "recurrent_flops",
+        "narrow_flops",
+        "spill_flops",
+        "gate_elements",
+        "step",
+    ]
     assert fit_columns("lstm", "paper") == ["flops", "mem", "param_size", "step"]
     with pytest.raises(ValueError, match="unknown x variant"):
         fit_columns("lstm", "magic")
+
+
+@pytest.mark.parametrize(
+    ("layer", "in_dim", "out_dim", "narrow"),
+    [
+        # the host's measured pairs (fdi.features): 1000->320 11.5 us, 1000->321 22.3 us
+        ("fc", 1000, 320, False),  # 320 = 10 x 32
+        ("fc", 1000, 321, True),  # remainder 1
+        ("fc", 1000, 336, True),  # remainder 16: the 16-column kernel pads 0, the 32 one 16
+        ("fc", 1000, 337, False),  # remainder 17: both pad 15, the default stays
+        ("fc", 1000, 20, True),  # fewer columns than the default kernel's 32
+        ("gru", 200, 112, True),  # 3 x 112 = 336, remainder 16
+        ("gru", 200, 113, False),  # 339, remainder 19
+        ("lstm", 20, 33, True),  # 4 x 33 = 132, remainder 4
+        ("lstm", 20, 32, False),  # 128 = 4 x 32
+    ],
+)
+def test_narrow_flops_are_the_products_on_xnnpacks_half_width_kernel(layer, in_dim, out_dim, narrow):
+    structure = {"in_dim": in_dim, "out_dim": out_dim} | ({} if layer == "fc" else {"step": 10})
+    row = one(layer, **structure)
+    assert row.narrow_flops == (row.flops if narrow else 0)
+    assert "narrow_flops" in fit_columns(layer, "runtime")
+
+
+def test_conv_flops_over_whole_tiles_and_the_narrow_kernel_below_32_channels():
+    # 16x16x64 'same' 3x3: measured 258 us for every width 97..128 (README)
+    def conv(out_channel: int) -> pd.Series:
+        return one(
+            "cnn",
+            in_height=16,
+            in_width=16,
+            kernel_h=3,
+            kernel_w=3,
+            in_channel=64,
+            out_channel=out_channel,
+            padding="same",
+            stride_h=1,
+            stride_w=1,
+        )
+
+    per_channel = 2 * 16 * 16 * 3 * 3 * 64
+    assert conv(97).padded_flops == conv(128).padded_flops == 128 * per_channel
+    assert conv(97).narrow_flops == 0  # a conv keeps the 32-wide kernel for remainders
+    assert conv(20).padded_flops == 32 * per_channel  # two 16-wide tiles
+    assert conv(20).narrow_flops == conv(20).padded_flops
+    assert conv(32).narrow_flops == 0 and conv(32).padded_flops == conv(32).flops
+
+
+def test_spill_flops_are_flops_times_weight_mib():
+    row = one("fc", in_dim=1024, out_dim=256)
+    weight_mib = (1024 * 256 + 256) * 4 / 2**20
+    assert row.spill_flops == pytest.approx(row.flops * weight_mib, rel=1e-6)
+    assert "spill_flops" in fit_columns("gru", "runtime") and "spill_flops" not in fit_columns("gru", "paper")

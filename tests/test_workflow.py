@@ -137,6 +137,12 @@ def test_compression_plans_every_variant_once_and_device_free_jobs_read_no_time_
         assert seeds in shown.stdout and f"--threads {threads} " in shown.stdout
 
 
+def test_a_baseline_job_gets_its_layer_types_x(tiny_run):
+    """The baselines fit on the configured x (baselines.x; tiny: runtime), not the paper's by default."""
+    shown = snakemake(tiny_run, "-n", "-p", "-f", "--cores", "2", "results/baselines/host/fc/svr.parquet")
+    assert '"x":"runtime"' in shown.stdout
+
+
 def test_dataset_holds_real_timings_with_fingerprint(tiny_run):
     dataset = pd.read_parquet(tiny_run / "results/dataset/host.parquet")
     assert (dataset.time_ms > 0).all() and (dataset.time_ms_repeat > 0).all()
