@@ -45,6 +45,13 @@ def x_variant(layer: str, settings: dict[str, Any]) -> str:
     return chosen if isinstance(chosen, str) else chosen.get(layer, "paper")
 
 
+def tree_loss(layer: str, settings: dict[str, Any]) -> str:
+    """Algorithm 1's H for a layer type: `loss` is one name or one per layer type (the paper's
+    squared error where unnamed)."""
+    chosen = settings.get("loss", "squared")
+    return chosen if isinstance(chosen, str) else chosen.get(layer, "squared")
+
+
 def input_columns(layer: str, inputs: str, variant: str = "paper") -> list[str]:
     """x (SPEC default, in the named variant), f, or f+x for one layer type."""
     if inputs == "x":
@@ -118,7 +125,7 @@ def build_time_model(layer: str, settings: dict[str, Any]) -> Any:
         moduli=tuple(settings["moduli"]),
         max_thresholds=settings["max_thresholds"],
         max_depth=settings.get("max_depth"),
-        loss=settings.get("loss", "squared"),
+        loss=tree_loss(layer, settings),
     )
     return tuned(tree, settings.get("grid", {}), settings.get("cv_folds", 3), settings.get("seed", 0))
 

@@ -156,7 +156,7 @@ def add_features(structures: pd.DataFrame, layer: str) -> pd.DataFrame:
     out["mem"] = out.mem_in + out.mem_out + out.mem_inter
     for column in ["param_size", *MEMORY_COLUMNS, "flops", "mem"]:
         out[column] = out[column].astype("int64")
-    for column in ["narrow_flops", "padded_flops", "spill_flops"]:
-        if column in out:
-            out[column] = out[column].astype("int64")
+    kernel_columns = ["narrow_flops", "spill_flops"] + (["padded_flops"] if layer == "cnn" else [])
+    for column in kernel_columns:  # only this type's: a mixed frame holds others' NaNs
+        out[column] = out[column].astype("int64")
     return out

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fdi.baselines import build_baseline, input_columns
+from fdi.baselines import build_baseline, build_time_model, input_columns
 from fdi.dataset import assign_split, summarise_timings
 from fdi.evaluate import score, table5_markdown
 
@@ -109,3 +109,23 @@ def test_flops_rule_of_thumb_is_a_line_on_flops():
     data = pd.DataFrame({"flops": [1.0, 2.0, 3.0, 4.0], "mem": [9.0, 1.0, 5.0, 2.0]})
     model = build_baseline("flops", "fc", {}).fit(data, 2 * data.flops + 1)
     np.testing.assert_allclose(model.predict(pd.DataFrame({"flops": [10.0], "mem": [0.0]})), [21.0])
+
+
+def test_algorithm_1_takes_its_layer_types_loss_and_x():
+    settings = {
+        "mape_stop": 0.05,
+        "min_samples_split": 15,
+        "min_samples_leaf": 5,
+        "moduli": [2],
+        "max_thresholds": 8,
+        "loss": {"fc": "squared", "lstm": "relative"},
+        "x": {"lstm": "runtime"},
+    }
+    assert build_time_model("fc", settings).loss == "squared"
+    assert build_time_model("lstm", settings).loss == "relative"
+    assert build_time_model("gru", settings).loss == "squared"  # unnamed: the paper's H
+    assert "narrow_flops" in build_time_model("lstm", settings).fit_columns
+    assert build_time_model("fc", settings).fit_columns == ("flops", "mem", "param_size")
+    # the squared-error variant stays squared even where CV may choose the loss
+    tuned_mse = build_baseline("fastdeepiot_mse", "lstm", {**settings, "grid": {"loss": ["relative", "squared"]}})
+    assert tuned_mse.loss == "squared"
