@@ -21,8 +21,9 @@ Two sets of explanatory variables x exist per layer type:
     where the columns are fewer than 32 and, for a fully-connected product, where it pads less,
     (columns mod 32) in 1..16. A product with one input row (FC, every RNN step) then runs up
     to 2x slower (as if each tile's time were one accumulator chain's latency, whatever its
-    width): a 1000->320 FC 11.5 us, 1000->321 22.3 us; a GRU's step follows (3 x units) mod 32 (200 inputs: 112 units 9.3 us, 113 8.0 us).
-    A conv (many input rows) keeps the wide kernel from 32 output channels on.
+    width): a 1000->320 FC 11.5 us, 1000->321 22.3 us; a GRU's step follows (3 x units) mod
+    32 (200 inputs: 112 units 9.3 us, 113 8.0 us). A conv (many input rows) keeps the wide
+    kernel from 32 output channels on.
   - `padded_flops` (conv): FLOPs over the output channels rounded up to whole tiles: a 3x3 conv
     on 16x16x64 takes the same 258 us for 97 to 128 output channels.
   - `spill_flops`: FLOPs x weight MiB. The time per weight byte grows with the weight size as

@@ -127,5 +127,6 @@ def test_algorithm_1_takes_its_layer_types_loss_and_x():
     assert "narrow_flops" in build_time_model("lstm", settings).fit_columns
     assert build_time_model("fc", settings).fit_columns == ("flops", "mem", "param_size")
     # the squared-error variant stays squared even where CV may choose the loss
-    tuned_mse = build_baseline("fastdeepiot_mse", "lstm", {**settings, "grid": {"loss": ["relative", "squared"]}})
+    cv_loss = {**settings, "grid": {"loss": ["relative", "squared"]}}
+    tuned_mse = build_baseline("fastdeepiot_mse", "lstm", cv_loss)
     assert tuned_mse.loss == "squared"
