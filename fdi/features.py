@@ -83,7 +83,7 @@ def narrow_kernel(columns: pd.Series, fully_connected: bool = True) -> pd.Series
     return narrow
 
 
-def padded_columns(columns: pd.Series, fully_connected: bool = True) -> pd.Series:
+def padded_columns(columns: pd.Series, fully_connected: bool) -> pd.Series:
     """Output columns rounded up to whole tiles of the kernel XNNPACK runs (16 or 32 wide)."""
     width = np.where(narrow_kernel(columns, fully_connected), GEMM_NARROW_COLUMNS, GEMM_WIDE_COLUMNS)
     return pd.Series(-(-columns.to_numpy() // width) * width, index=columns.index)
@@ -155,9 +155,8 @@ def add_features(structures: pd.DataFrame, layer: str) -> pd.DataFrame:
     out["flops"] = 2 * macs
     out["spill_flops"] = out["flops"] * out["param_size"] / 2**18  # FLOPs x float32 weight MiB
     out["mem"] = out.mem_in + out.mem_out + out.mem_inter
-    for column in ["param_size", *MEMORY_COLUMNS, "flops", "mem"]:
-        out[column] = out[column].astype("int64")
+    # Only this type's columns: a frame mixing layer types holds the others' NaNs.
     kernel_columns = ["narrow_flops", "spill_flops"] + (["padded_flops"] if layer == "cnn" else [])
-    for column in kernel_columns:  # only this type's: a mixed frame holds others' NaNs
+    for column in ["param_size", *MEMORY_COLUMNS, "flops", "mem", *kernel_columns]:
         out[column] = out[column].astype("int64")
     return out
