@@ -251,7 +251,9 @@ def cmd_tasks_table(args: argparse.Namespace) -> None:
 def cmd_aggregate(args: argparse.Namespace) -> None:
     from fdi.dataset import aggregate
 
-    aggregate(args.structures, args.timings, args.split, args.device_settings, args.out, args.check)
+    aggregate(
+        args.structures, args.timings, args.split, args.device_settings, args.out, args.check, args.campaign
+    )
     print(f"dataset -> {args.out}")
 
 
@@ -512,10 +514,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--device-settings",
         type=_json,
         required=True,
-        help="the device's settings (JSON): statistic, agree_tolerance, drift_tolerance",
+        help="the device's settings (JSON): statistic, agree_tolerance, repeats",
     )
     p.add_argument("--check", type=Path, help="timings of the test rows from the later check job")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument(
+        "--campaign", type=Path, help="CSV of what the campaign went through (passes, waits, unsettled)"
+    )
 
     p = add("fit", cmd_fit, "Fit Algorithm 1 on one layer type's training rows; write it as JSON.")
     p.add_argument("--dataset", type=Path, required=True)

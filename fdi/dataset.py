@@ -18,12 +18,14 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from fdi.devices import IDLE_ID, REFERENCE_ID, agreeing_pair
 from fdi.families import FAMILIES
 from fdi.features import add_features
 from fdi.space import LAYER_TYPES, STRUCTURE_COLUMNS, SWEEP_SCOPE
+from fdi.timings import IDLE_ID, REFERENCE_ID, campaign_summary, settled_pair, settled_time
 
 STRUCTURE_ALL = {c for columns in STRUCTURE_COLUMNS.values() for c in columns}
+
+UNSETTLED_SPLIT = "unsettled"  # the split of components that never settled: excluded from fits and scores
 
 STATISTICS = {"mean": np.mean, "median": np.median, "min": np.min}
 
@@ -67,13 +69,15 @@ def _nearest_reference_drift(passes: pd.DataFrame, references: pd.DataFrame) -> 
 def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "median") -> pd.DataFrame:
     """One row per component: its time and the quality of its measurement.
 
-    `time_ms` is the mean of the two passes that agree within the device's `agree_tolerance`
-    with the lowest mean (the least disturbed agreeing pair; without a tolerance, the two fastest
-    passes; with one pass, that pass). Quality columns: `passes`, `spread` (slowest / fastest
-    pass - 1), `agreed`, `drift` (the interleaved reference graph's deviation nearest in time to
-    the chosen passes, if one was timed) and `flagged` (no agreeing pair, or drift beyond
-    `drift_tolerance`). The first pass's run statistics are kept, and `time_ms_repeat` is the
-    second pass (the within-job repeat).
+    `time_ms` is the mean of the two fastest passes where they agree within the device's
+    `agree_tolerance` (fdi.timings: disturbance only slows a pass, so the floor is the
+    undisturbed time), else the fastest pass, and the component is `flagged` (never settled).
+    Quality columns: `passes`, `spread` (slowest / fastest pass - 1), `settled_spread` (second
+    fastest / fastest - 1: the spread the time rests on), `agreed` (settled), `drift`
+    (the reference graph's deviation from its median nearest in time to the chosen passes, if
+    one was timed: it says how the machine was, it flags nothing) and `waited_s` (time the gate
+    waited before the component's passes). The first pass's run statistics are kept, and
+    `time_ms_repeat` is the second pass (the within-job repeat).
     """
     if isinstance(settings, str):
         settings = {"statistic": settings}
@@ -81,7 +85,6 @@ def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "m
     if statistic not in STATISTICS:
         raise ValueError(f"statistic must be one of {', '.join(STATISTICS)}, not {statistic!r}")
     tolerance = settings.get("agree_tolerance")
-    drift_tolerance = settings.get("drift_tolerance")
     if "role" in timings:  # idle windows (the energy baseline) time nothing
         timings = timings[timings.role != IDLE_ID]
     timings = timings.reset_index(drop=True)
@@ -96,26 +99,26 @@ def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "m
     stats["value"] = stats[f"{statistic}_ms"]
     if "start_unix_s" in timings:
         stats["start_unix_s"] = timings.start_unix_s
+    stats["waited_s"] = timings["waited_s"].fillna(0.0) if "waited_s" in timings else 0.0
     references = stats[role == REFERENCE_ID]
     stats = stats[role != REFERENCE_ID].sort_values(["id", "repeat"])
     stats["drift"] = _nearest_reference_drift(stats, references) if len(references) else np.nan
     rows = []
     for component, group in stats.groupby("id", sort=True):
         values = group.value.tolist()
-        pair = agreeing_pair(values, np.inf if tolerance is None else float(tolerance))
-        chosen = list(pair) if pair is not None else list(range(len(values)))
-        if tolerance is None and pair is None:
-            chosen = [0]
+        tolerance_used = None if tolerance is None else float(tolerance)
+        time_ms, settled = settled_time(values, tolerance_used)
+        pair = settled_pair(values, tolerance_used)
+        chosen = list(pair) if pair is not None else [int(np.argmin(values))]
         first = group.iloc[0]
         drift = (
             float(np.nanmean(group.drift.iloc[chosen])) if group.drift.iloc[chosen].notna().any() else np.nan
         )
-        agreed = pair is not None or len(values) == 1
         rows.append(
             {
                 "id": component,
                 "device": first.device,
-                "time_ms": float(np.median([values[i] for i in chosen])),
+                "time_ms": time_ms,
                 "mean_ms": first.mean_ms,
                 "median_ms": first.median_ms,
                 "min_ms": first.min_ms,
@@ -126,10 +129,13 @@ def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "m
                 "time_ms_repeat": values[1] if len(values) > 1 else np.nan,
                 "passes": len(values),
                 "spread": max(values) / min(values) - 1,
-                "agreed": agreed,
+                "settled_spread": float(np.diff(np.sort(values)[:2])[0] / min(values))
+                if len(values) > 1
+                else 0.0,
+                "agreed": settled,
                 "drift": drift,
-                "flagged": (not agreed)
-                or (drift_tolerance is not None and not np.isnan(drift) and abs(drift) > drift_tolerance),
+                "waited_s": float(group.waited_s.sum()),
+                "flagged": not settled,
             }
         )
     return pd.DataFrame(rows)
@@ -190,6 +196,9 @@ def build_dataset(
     joined["split"] = assign_split(joined, split["test_fraction"], split["seed"])
     # Adaptive rounds were drawn where the model erred on training rows: they train, never test.
     joined.loc[joined.scope.str.startswith("adaptive"), "split"] = "train"
+    # A component whose time never settled is not a measurement: it neither trains nor tests
+    # (Table 5 counts it as flagged).
+    joined.loc[joined.flagged, "split"] = UNSETTLED_SPLIT
     if check is not None and len(check):
         checked = summarise_timings(check, settings).set_index("id").time_ms
         joined["time_ms_check"] = joined.id.map(checked)
@@ -205,15 +214,23 @@ def aggregate(
     settings: dict[str, Any],
     out: Path,
     check_path: Path | None = None,
+    campaign_path: Path | None = None,
 ) -> None:
     structures = [pd.read_parquet(p) for p in structure_paths]
     timings = pd.concat([pd.read_parquet(p) for p in timing_paths], ignore_index=True)
+    campaign = campaign_summary(timings, settings)
+    print("what the campaign went through:\n" + campaign.drop(columns="unsettled_ids").to_string(index=False))
+    if campaign_path is not None:
+        campaign_path.parent.mkdir(parents=True, exist_ok=True)
+        campaign.to_csv(campaign_path, index=False)
     check = pd.read_parquet(check_path) if check_path else None
     dataset = build_dataset(structures, timings, split, settings, check)
     out.parent.mkdir(parents=True, exist_ok=True)
     dataset.to_parquet(out, index=False)
     flagged = dataset[dataset.scope != SWEEP_SCOPE].groupby("layer").flagged.sum()
-    print(f"flagged components per layer type: {flagged.to_dict()}")
+    print(
+        f"components that never settled (excluded from fits and scores), per layer type: {flagged.to_dict()}"
+    )
 
 
 SCOPE_GROUPS = ("all", "table2", "families")

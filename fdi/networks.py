@@ -151,7 +151,7 @@ def networks_table(
         frame = pd.DataFrame(device_rows)
         isolated = frame.predicted_layers_ms + frame.predicted_ops_ms
         for _, members in frame.groupby("family"):
-            scale, per_mb = fit_in_network_term(members[members.role == "calibration"])
+            scale, per_mb = fit_in_network_term(members[(members.role == "calibration") & ~members.flagged])
             frame.loc[members.index, "in_network_scale"] = scale
             frame.loc[members.index, "weight_ms_per_mb"] = per_mb
         frame["predicted_in_network_ms"] = (
@@ -187,25 +187,27 @@ def networks_summary(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     if "role" in table:
         table = table[table.role == "test"]
-    for (device, family), group in table.groupby(["device", "family"], sort=False):
+    for (device, family), everything in table.groupby(["device", "family"], sort=False):
+        # A network whose time never settled is counted, not scored: its time is not a measurement.
+        group = everything[~everything.flagged] if "flagged" in everything else everything
         rho = spearmanr(group.predicted_ms, group.measured_ms).statistic if len(group) > 2 else np.nan
         rows.append(
             {
                 "device": device,
                 "family": family,
                 "networks": len(group),
-                "within_10_pct": 100 * float((group.error_pct.abs() <= 10).mean()),
+                "within_10_pct": 100 * float((group.error_pct.abs() <= 10).mean()) if len(group) else np.nan,
                 "median_abs_error_pct": float(group.error_pct.abs().median()),
                 "mean_error_pct": float(group.error_pct.mean()),
                 "median_abs_error_layers_only_pct": float(
                     group.get("error_layers_only_pct", group.error_pct).abs().median()
                 ),
-                "weight_ms_per_mb": float(group.get("weight_ms_per_mb", pd.Series([0.0])).iloc[0]),
-                "in_network_scale": float(group.get("in_network_scale", pd.Series([0.0])).iloc[0]),
+                "weight_ms_per_mb": float(everything.get("weight_ms_per_mb", pd.Series([0.0])).iloc[0]),
+                "in_network_scale": float(everything.get("in_network_scale", pd.Series([0.0])).iloc[0]),
                 "median_noise_pct": float(group.noise_pct.median()),
                 "spearman": float(rho),
                 "measured_ms_range": f"{group.measured_ms.min():.3g}-{group.measured_ms.max():.3g}",
-                "flagged": int(group.flagged.sum()),
+                "flagged": int(everything.flagged.sum()),
                 "energy_mj_range": (
                     f"{group.energy_mj.min():.3g}-{group.energy_mj.max():.3g}"
                     if "energy_mj" in group and group.energy_mj.notna().all()

@@ -1,13 +1,16 @@
 rule aggregate_round:
     """One device's dataset after the campaign (round 0) and after each adaptive round: structures,
-    Table 3 features, timings with their quality (passes, spread, drift, flagged), the later check
-    job's times, and the train/test split (adaptive rows always train)."""
+    Table 3 features, timings with their quality (passes, spread, drift, flagged: never settled),
+    the later check job's times, the train/test split (adaptive rows always train, unsettled rows
+    never), and what the campaign went through (passes, waits, the reference's spread).
+    """
     input:
         structures=round_structure_files,
         timings=round_timing_files,
         check="results/timings/{device}/check.parquet",
     output:
-        "results/dataset/{device}/round{round}.parquet",
+        dataset="results/dataset/{device}/round{round}.parquet",
+        campaign="results/dataset/{device}/round{round}.campaign.csv",
     log:
         "results/logs/aggregate/{device}/round{round}.log",
     localrule: True
@@ -21,7 +24,8 @@ rule aggregate_round:
         settings=device_settings,
     shell:
         "fdi aggregate --structures {input.structures:q} --timings {input.timings:q} --check {input.check:q}"
-        " --split {params.split:q} --device-settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
+        " --split {params.split:q} --device-settings {params.settings:q} --out {output.dataset:q}"
+        " --campaign {output.campaign:q} > {log:q} 2>&1"
 
 
 rule dataset:

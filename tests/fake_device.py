@@ -5,6 +5,11 @@ order; a graph missing from it reports `BASE_MS`. The reference graph (stem `ref
 reports `REFERENCE_MS[k]` on its k-th timing. Every pass has 5 identical runs, so any statistic of
 a pass is that pass's scripted time. A reference timing takes 0.5 ms, a component pass 3 ms.
 `LOG` records the order of (stem, pass index) timed.
+
+Planted spells: `SPELLS` holds (start s, end s, factor) windows counted from the start of the
+`spells_after`-th timing (0: the first); a timing (component or reference) that starts inside
+one is that factor slower, as on a machine slow in spells. With `QUICK`, the session offers
+`quick_time` (the host's cheap reference timing).
 """
 
 from __future__ import annotations
@@ -20,15 +25,42 @@ BASE_MS = 1.0
 SCRIPT: dict[str, list[float]] = {}
 REFERENCE_MS: list[float] = []
 LOG: list[tuple[str, int]] = []
+SPELLS: list[tuple[float, float, float]] = []
+QUICK = {"offered": False, "count": 0}
 _counts: defaultdict[str, int] = defaultdict(int)
+_clock = {"after": 0, "timings": 0, "started": None}
 
 
-def reset(script: dict[str, list[float]] | None = None, reference: list[float] | None = None) -> None:
+def reset(
+    script: dict[str, list[float]] | None = None,
+    reference: list[float] | None = None,
+    spells: list[tuple[float, float, float]] | None = None,
+    quick: bool = False,
+    spells_after: int = 0,
+) -> None:
     SCRIPT.clear()
     SCRIPT.update(script or {})
     REFERENCE_MS[:] = reference or []
+    SPELLS[:] = spells or []
+    QUICK.update(offered=quick, count=0)
     LOG.clear()
     _counts.clear()
+    _clock.update(after=spells_after, timings=0, started=None)
+
+
+def slowdown() -> float:
+    """The planted spells' factor for a timing starting now (1 outside every spell)."""
+    if _clock["timings"] == _clock["after"]:
+        _clock["started"] = time.monotonic()
+    _clock["timings"] += 1
+    if _clock["started"] is None:
+        return 1.0
+    now = time.monotonic() - _clock["started"]
+    factor = 1.0
+    for start, end, spell_factor in SPELLS:
+        if start <= now < end:
+            factor *= spell_factor
+    return factor
 
 
 class ScriptedSession:
@@ -37,7 +69,17 @@ class ScriptedSession:
     def __init__(self) -> None:
         self.fingerprint = {"device_kind": "scripted"}
 
+    def __getattr__(self, name: str) -> Any:
+        if name == "quick_time" and QUICK["offered"]:
+            return self._quick_time
+        raise AttributeError(name)
+
+    def _quick_time(self, graph: Path) -> dict[str, Any]:
+        QUICK["count"] += 1
+        return {"runs_ms": [BASE_MS * slowdown()] * 5}
+
     def time(self, graph: Path) -> dict[str, Any]:
+        factor = slowdown()
         stem = Path(graph).stem
         index = _counts[stem]
         _counts[stem] += 1
@@ -50,7 +92,7 @@ class ScriptedSession:
         else:
             script = SCRIPT.get(stem, [])
             value = script[index] if index < len(script) else (script[-1] if script else BASE_MS)
-        return {"runs_ms": [value] * 5}
+        return {"runs_ms": [value * factor] * 5}
 
 
 @contextmanager

@@ -58,13 +58,18 @@ def test_summary_counts_networks_within_ten_percent_and_ranks():
             "predicted_ms": [1.05, 3.2, 2.9, 4.2],
             "error_pct": [5.0, 60.0, -3.3, 5.0],
             "noise_pct": [1.0, 2.0, 3.0, 4.0],
-            "flagged": [False, True, False, False],
+            "flagged": False,
         }
     )
     row = networks_summary(table).iloc[0]
-    assert row.within_10_pct == 75.0 and row.flagged == 1
+    assert row.within_10_pct == 75.0 and row.flagged == 0 and row.networks == 4
     assert row.spearman == pytest.approx(0.8)  # predicted ranks 1,3,2,4: 1 - 6 x 2 / (4 x 15)
     assert row.median_noise_pct == 2.5
+    # A network whose time never settled is counted, not scored.
+    unsettled = networks_summary(table.assign(flagged=[False, True, False, False])).iloc[0]
+    assert unsettled.networks == 3 and unsettled.flagged == 1
+    assert unsettled.within_10_pct == 100.0 and unsettled.spearman == pytest.approx(1.0)
+    assert unsettled.median_noise_pct == 3.0
     assert row.energy_mj_range == "not measured"
     energy = pd.DataFrame(
         {"id": ["n0", "n1", "n2", "n3"], "energy_mj": [0.5, 1.0, 1.5, 2.0], "energy_spread": 0.1}
@@ -77,6 +82,10 @@ def test_summary_counts_networks_within_ten_percent_and_ranks():
         2.0,
     ]
     assert networks_summary(measured).iloc[0].energy_mj_range == "0.5-2"
+    assert (
+        networks_summary(measured.assign(flagged=[True, False, False, False])).iloc[0].energy_mj_range
+        == "1-2"
+    )
     assert (
         with_energy(table.assign(device="phone"), {"phone": energy.iloc[:0]}).energy.tolist()
         == ["not measured"] * 4

@@ -11,15 +11,28 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from fdi.atomic import replacing
 from fdi.energy.probes import energy_settings, open_probe
+from fdi.timings import IDLE_ID, REFERENCE_ID, campaign_summary, pass_value, passes_wanted
+
+__all__ = [
+    "IDLE_ID",
+    "KINDS",
+    "REFERENCE_ID",
+    "device_module",
+    "pass_value",
+    "passes_wanted",
+    "run_benchmark",
+]
 
 KINDS = {"host": "fdi.devices.host", "adb": "fdi.devices.adb", "ssh": "fdi.devices.ssh"}
 
@@ -30,9 +43,11 @@ def device_module(kind: str) -> Any:
     return importlib.import_module(KINDS[kind])
 
 
-REFERENCE_ID = "reference"  # the id under which the interleaved reference graph's passes are stored
-IDLE_ID = "idle"  # the id and role of the idle windows recorded as the energy baseline
 CHECKPOINT_S = 2.0  # timings are written to the partial file at most this far apart
+GATE_FIRST_WAIT_S = 0.25  # the gate's first wait; it doubles up to GATE_LONGEST_WAIT_S
+GATE_LONGEST_WAIT_S = 4.0
+GATE_FLOOR_QUANTILE = 0.05  # of the reference's timings: its quiet state, once ...
+GATE_FLOOR_AFTER = 20  # ... it has been timed this often (before: its fastest)
 
 
 def _partial_path(out: Path) -> Path:
@@ -56,48 +71,6 @@ def _resume(partial: Path, settings_json: str) -> list[dict[str, Any]]:
     return kept.to_dict("records")
 
 
-def pass_value(record: dict[str, Any], statistic: str) -> float:
-    """One pass's time (ms) by the device's statistic: of every run where the device gives them,
-    else the statistic the device reports itself (benchmark_model: mean and min, no median)."""
-    import numpy as np
-
-    runs = np.asarray(record.get("runs_ms") if record.get("runs_ms") is not None else [], dtype=float)
-    if len(runs):
-        return float({"mean": np.mean, "median": np.median, "min": np.min}[statistic](runs))
-    reported = {"mean": "avg_ms", "min": "min_ms"}.get(statistic)
-    if reported and record.get(reported) is not None:
-        return float(record[reported])
-    raise ValueError(
-        f"the device reports no {statistic} for {record.get('id')}: set its statistic to mean or min"
-    )
-
-
-def agreeing_pair(values: list[float], tolerance: float) -> tuple[int, int] | None:
-    """The two passes that agree within `tolerance` (relative to the smaller) with the lowest
-    mean, or None. Disturbance only ever slows a pass down, so among agreeing pairs the fastest
-    is the least disturbed."""
-    best = None
-    for i in range(len(values)):
-        for j in range(i + 1, len(values)):
-            low, high = sorted((values[i], values[j]))
-            if high - low <= tolerance * low and (best is None or low + high < best[0]):
-                best = (low + high, i, j)
-    return None if best is None else (best[1], best[2])
-
-
-def passes_wanted(values: list[float], settings: dict[str, Any]) -> bool:
-    """Whether a graph needs another pass: fewer than `repeats`, or no two passes agreeing
-    within `agree_tolerance` and fewer than `max_passes` taken."""
-    minimum = int(settings["repeats"])
-    if len(values) < minimum:
-        return True
-    tolerance = settings.get("agree_tolerance")
-    cap = int(settings.get("max_passes", minimum))
-    if tolerance is None or len(values) >= cap:
-        return False
-    return agreeing_pair(values, float(tolerance)) is None
-
-
 def run_benchmark(
     device: str,
     settings: dict[str, Any],
@@ -107,14 +80,19 @@ def run_benchmark(
 ) -> pd.DataFrame:
     """Time every graph (a directory of `.tflite`, or a list) on one device; write Parquet.
 
-    The instrument notices disturbance. Every graph gets `repeats` passes in rounds (all graphs,
-    then all again, so a graph's passes are taken at different times); a graph whose passes do
-    not yet include two agreeing within `agree_tolerance` gets further rounds, up to
-    `max_passes`; a round starts at least `min_pass_gap_s` after the previous one did, so that
-    even a short job's passes of one graph sample different machine states. If `reference` is
-    given, that fixed graph is timed once every `reference_every` passes (and at the start and
-    the end), stored under the id "reference", so drift of the machine over the campaign shows
-    in the data.
+    The instrument measures through disturbance (see fdi.timings for why). Every graph gets
+    `repeats` passes in rounds (all graphs, then all again, so a graph's passes are taken at
+    different times); a graph whose two fastest passes do not yet agree within `agree_tolerance`
+    gets further rounds, up to `max_passes`; a round starts at least `min_pass_gap_s` after the
+    previous one did, so that even a short job's passes of one graph sample different machine
+    states. If `reference` is given, that fixed graph is timed every `reference_every` passes
+    (stored under the id "reference") and gates the next pass: while it runs more than
+    `gate_tolerance` slower than its fastest in this job, the machine is in a spell, and the job
+    waits (0.25 s, doubling up to 4 s) and times it again, at most `gate_max_wait_s` before one
+    pass and `wait_budget_s` over the job, so a device that never quiets still ends. A session
+    with a `quick_time(graph)` method (the host: a kept interpreter, a few invocations) times the
+    reference cheaply; others take a full pass. Each component row records `waited_s` and
+    `gate_ratio` (the reference's last timing over its floor).
 
     Every row carries the device name, its fingerprint (as JSON) and its wall-clock window (UTC
     seconds since the epoch). Timings are checkpointed beside `out` as they are taken (at most
@@ -145,14 +123,14 @@ def run_benchmark(
         print(f"{device}: resuming, {len(records)} timings kept from an interrupted run")
     todo = [g for g in graph_list if passes_wanted(values[g.stem], settings)]
     if not todo:
-        return _finish(records, out, partial)
+        return _finish(records, out, partial, device, settings)
     try:
         _measure(module, device, settings, settings_json, graph_list, values, records, partial, reference)
     except BaseException:
         if records:  # keep every timing taken, whatever stopped the job
             _save_partial(records, partial)
         raise
-    return _finish(records, out, partial)
+    return _finish(records, out, partial, device, settings)
 
 
 def _measure(
@@ -198,12 +176,15 @@ def _measure(
                 last_checkpoint = time.monotonic()
             return records[-1]
 
-        def take(graph: Path, graph_id: str, role: str, repeat: int) -> dict[str, Any]:
+        def take(
+            graph: Path, graph_id: str, role: str, repeat: int, timer: Any = session.time, **extra: Any
+        ) -> dict[str, Any]:
             token = probe.begin() if probe else None
             start = (time.time(), time.monotonic())
-            timing = session.time(graph)
+            timing = timer(graph)
             runs = len(timing.get("runs_ms") or []) or timing.get("count")
             row = {"device": device, "id": graph_id, "role": role, "repeat": repeat, **timing, "runs": runs}
+            row.update(extra)
             taken = record(row, start, token)
             if probe and energy["idle"] == "block" and role == "component":
                 idle(taken["end_unix_s"] - taken["start_unix_s"])
@@ -220,7 +201,14 @@ def _measure(
         if probe and energy["idle"] == "job":
             idle(float(energy["idle_s"]))
 
-        references = sum(1 for r in records if r["id"] == REFERENCE_ID)
+        gate = _Gate(settings, [r for r in records if r["id"] == REFERENCE_ID], statistic)
+
+        quick_time = getattr(session, "quick_time", None) or session.time
+
+        def time_reference() -> None:
+            taken = take(Path(reference), REFERENCE_ID, "reference", gate.count, timer=quick_time)
+            gate.add(pass_value(taken, statistic))
+
         since_reference = every  # a reference timing first
         round_number = 0
         progress = tqdm(desc=f"benchmark {device}", unit="pass")
@@ -229,30 +217,112 @@ def _measure(
         while todo:
             round_number += 1
             if round_number > 1:
-                print(f"{device}: round {round_number}, {len(todo)} graphs without two agreeing passes yet")
+                print(f"{device}: round {round_number}, {len(todo)} graphs not settled yet")
             # A graph's passes must be far enough apart in time to see different machine states:
             # in a short job, the next round waits until `min_pass_gap_s` after the last began.
             if round_started is not None and time.monotonic() - round_started < gap:
                 time.sleep(gap - (time.monotonic() - round_started))
             round_started = time.monotonic()
             for graph in todo:
+                waited = 0.0
                 if reference is not None and every and since_reference >= every:
-                    take(Path(reference), REFERENCE_ID, "reference", references)
-                    references, since_reference = references + 1, 0
-                taken = take(graph, graph.stem, "component", len(values[graph.stem]))
+                    time_reference()
+                    since_reference = 0
+                    waited = gate.wait_out_spell(time_reference)
+                taken = take(
+                    graph,
+                    graph.stem,
+                    "component",
+                    len(values[graph.stem]),
+                    waited_s=waited,
+                    gate_ratio=gate.ratio,
+                )
                 values[graph.stem].append(pass_value(taken, statistic))
                 since_reference += 1
                 progress.update()
             todo = [g for g in graph_list if passes_wanted(values[g.stem], settings)]
         if reference is not None and every:
-            take(Path(reference), REFERENCE_ID, "reference", references)
+            time_reference()
         if probe and energy["idle"] == "job":
             idle(float(energy["idle_s"]))
         progress.close()
 
 
-def _finish(records: list[dict[str, Any]], out: Path, partial: Path) -> pd.DataFrame:
+class _Gate:
+    """The reference graph as a gate: its floor in the job is the machine's quiet state; a timing
+    more than `gate_tolerance` above it means a spell, which the job waits out."""
+
+    def __init__(self, settings: dict[str, Any], kept: list[dict[str, Any]], statistic: str) -> None:
+        tolerance = settings.get("gate_tolerance")
+        self.tolerance = None if tolerance is None else float(tolerance)
+        self.max_wait_s = float(settings.get("gate_max_wait_s", 30.0))
+        self.budget_s = float(settings.get("wait_budget_s", 300.0))
+        self.spent_s = 0.0
+        self.values = [pass_value(r, statistic) for r in kept]
+        self.count = len(self.values)
+
+    def add(self, value: float) -> None:
+        self.values.append(value)
+        self.count += 1
+
+    @property
+    def floor(self) -> float:
+        """The machine's quiet state: the fastest reference timing while there are few, then
+        their GATE_FLOOR_QUANTILE (one rare fast timing must not make every other one a spell)."""
+        if len(self.values) < GATE_FLOOR_AFTER:
+            return min(self.values)
+        return float(np.quantile(self.values, GATE_FLOOR_QUANTILE))
+
+    @property
+    def ratio(self) -> float:
+        """The last reference timing over the floor (NaN before any)."""
+        return self.values[-1] / self.floor if self.values else float("nan")
+
+    def wait_out_spell(self, time_reference: Any) -> float:
+        """Wait while the reference runs slow, within the limits; the seconds waited."""
+        waited, pause = 0.0, GATE_FIRST_WAIT_S
+        while (
+            self.tolerance is not None
+            and self.ratio > 1 + self.tolerance
+            and waited < self.max_wait_s
+            and self.spent_s < self.budget_s
+        ):
+            pause = min(pause, self.max_wait_s - waited, self.budget_s - self.spent_s)
+            time.sleep(pause)
+            waited += pause
+            self.spent_s += pause
+            pause = min(2 * pause, GATE_LONGEST_WAIT_S)
+            time_reference()
+        return waited
+
+
+def _finish(
+    records: list[dict[str, Any]], out: Path, partial: Path, device: str, settings: dict[str, Any]
+) -> pd.DataFrame:
     timings = pd.DataFrame(records).drop(columns="settings")
     timings.to_parquet(out, index=False)
     partial.unlink(missing_ok=True)
+    _report(timings, device, settings)
     return timings
+
+
+def _report(timings: pd.DataFrame, device: str, settings: dict[str, Any]) -> None:
+    """Say in the job's log what the job went through, and name what never settled."""
+    summary = campaign_summary(timings, settings)
+    if summary.empty:
+        return
+    row = summary.iloc[0]
+    print(
+        f"{device}: {row.graphs} graphs, {row.passes} passes ({row.passes_beyond_repeats} beyond the "
+        f"{settings.get('repeats')} asked), {row.passes_waited} passes waited {row.wait_s:.1f} s for the "
+        f"reference to quiet; reference over its fastest: median +{row.reference_p50:.1%}, "
+        f"90th percentile +{row.reference_p90:.1%}, max +{row.reference_max:.1%}"
+    )
+    if row.unsettled:
+        names = row.unsettled_ids.split()
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        print(
+            f"{device}: {row.unsettled} graphs never settled (two fastest passes within "
+            f"{settings.get('agree_tolerance')}) in {settings.get('max_passes')} passes: {shown}",
+            file=sys.stderr,
+        )

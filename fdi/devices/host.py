@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from fdi.devices.litert_timer import load_interpreter, time_graph
+from fdi.devices.litert_timer import load_interpreter, prepared_interpreter, time_graph, timed_invocations
+
+QUICK_RUNS = 5  # invocations of a kept interpreter in one quick timing (the reference as a gate)
 
 
 def _read(path: str) -> str | None:
@@ -61,6 +63,15 @@ class HostSession:
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
         self.fingerprint = fingerprint(settings)
+        self._kept: dict[Path, Any] = {}
+
+    def quick_time(self, graph: Path) -> dict[str, Any]:
+        """A few invocations of an interpreter kept for the session (warm after its first use):
+        about a millisecond for the reference graph, cheap enough to gate every pass."""
+        if graph not in self._kept:
+            self._kept[graph] = prepared_interpreter(graph, self.settings["threads"])
+            self._kept[graph].invoke()
+        return {"runs_ms": timed_invocations(self._kept[graph], QUICK_RUNS)}
 
     def time(self, graph: Path) -> dict[str, Any]:
         settings = self.settings

@@ -45,10 +45,8 @@ def load_interpreter() -> tuple[Any, str, str]:
     return Interpreter, runtime, _version(runtime)
 
 
-def time_graph(
-    path: Path, threads: int, warmup_runs: int, runs: int, warmup_min_ms: float = 0.0
-) -> list[float]:
-    """One pass over one graph: milliseconds of each of `runs` timed invocations."""
+def prepared_interpreter(path: Path, threads: int) -> Any:
+    """A fresh interpreter for `path` with its tensors allocated and seeded random inputs set."""
     import numpy as np
 
     interpreter_class, _, _ = load_interpreter()
@@ -57,17 +55,30 @@ def time_graph(
     rng = np.random.default_rng(0)
     for detail in interpreter.get_input_details():
         interpreter.set_tensor(detail["index"], rng.standard_normal(detail["shape"]).astype(detail["dtype"]))
-    start = time.perf_counter()
-    done = 0
-    while done < warmup_runs or (time.perf_counter() - start) * 1e3 < warmup_min_ms:
-        interpreter.invoke()
-        done += 1
+    return interpreter
+
+
+def timed_invocations(interpreter: Any, runs: int) -> list[float]:
+    """Milliseconds of each of `runs` invocations, back to back."""
     times = []
     for _ in range(runs):
         begin = time.perf_counter_ns()
         interpreter.invoke()
         times.append((time.perf_counter_ns() - begin) / 1e6)
     return times
+
+
+def time_graph(
+    path: Path, threads: int, warmup_runs: int, runs: int, warmup_min_ms: float = 0.0
+) -> list[float]:
+    """One pass over one graph: milliseconds of each of `runs` timed invocations."""
+    interpreter = prepared_interpreter(path, threads)
+    start = time.perf_counter()
+    done = 0
+    while done < warmup_runs or (time.perf_counter() - start) * 1e3 < warmup_min_ms:
+        interpreter.invoke()
+        done += 1
+    return timed_invocations(interpreter, runs)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,116 @@
+"""The default campaign quiet and under the disturbance generator, side by side.
+
+Each run is a fresh clone of `--repo` (its HEAD) in `--workdir/quiet` and `--workdir/disturbed`:
+the clone's own .venv is made first (`make .venv/.installed`, untimed, never disturbed), then
+`make run` is timed. The disturbed run starts benchmarks/disturb.py beside it, stopping when
+`make run` ends. Then it prints Algorithm 1's Table 5 rows, the whole networks
+and what each campaign went through, quiet beside disturbed, and the ratio of the wall times.
+`--compare QUIET DISTURBED` only prints the tables of two finished runs.
+
+Run nothing else heavy meanwhile: the timings share the machine's cores with whatever runs.
+Usage: python benchmarks/noisy_campaign.py --workdir /tmp/noisy --duty 0.4 --seed 1
+       python benchmarks/noisy_campaign.py --compare /tmp/noisy/quiet /tmp/noisy/disturbed
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+DISTURB = Path(__file__).resolve().with_name("disturb.py")
+
+
+def clone_and_run(
+    repo: Path, where: Path, venv: Path | None, disturb: list[str] | None, targets: str
+) -> float:
+    """`make run` in a fresh clone; its wall time in seconds (the install included unless --venv)."""
+    if where.exists():
+        raise SystemExit(f"{where} exists: give an empty --workdir")
+    subprocess.run(["git", "clone", "--quiet", str(repo), str(where)], check=True)
+    if venv is not None:
+        (where / ".venv").symlink_to(venv.resolve())
+    log = (where / "make-run.log").open("w")
+    started = time.monotonic()
+    make = subprocess.Popen(
+        ["make", "run", f"TARGETS={targets}"], cwd=where, stdout=log, stderr=subprocess.STDOUT
+    )
+    generator = None
+    if disturb is not None:
+        spells = where / "spells.jsonl"
+        command = [sys.executable, str(DISTURB), *disturb, "--until-pid", str(make.pid), "--log", str(spells)]
+        generator = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    code = make.wait()
+    seconds = time.monotonic() - started
+    if generator is not None:
+        generator.wait(timeout=60)
+    log.close()
+    if code:
+        raise SystemExit(f"make run failed in {where} (exit {code}); see {where / 'make-run.log'}")
+    return seconds
+
+
+def algorithm1_rows(run: Path) -> pd.DataFrame:
+    table = pd.read_csv(run / "results/tables/table5.csv")
+    rows = table[table.metric.isin(["MAPE %", "within ±10% %"])]
+    return rows.set_index(["device", "layer", "scope", "metric"])[["fastdeepiot", "flagged", "n"]]
+
+
+def campaign_rows(run: Path) -> pd.DataFrame:
+    frames = [pd.read_csv(p) for p in sorted((run / "results/dataset").glob("*/round*.campaign.csv"))[-1:]]
+    return pd.concat(frames).drop(columns="unsettled_ids").set_index("device") if frames else pd.DataFrame()
+
+
+def compare(quiet: Path, disturbed: Path, seconds: tuple[float, float] | None = None) -> None:
+    pd.set_option("display.width", 200)
+    print("Algorithm 1 (Table 5 rows), quiet | disturbed:")
+    print(
+        algorithm1_rows(quiet)
+        .join(algorithm1_rows(disturbed), lsuffix=" quiet", rsuffix=" disturbed")
+        .round(1)
+    )
+    networks = [
+        pd.read_csv(run / "results/tables/networks.csv").set_index(["device", "family"])[
+            ["networks", "within_10_pct", "spearman", "flagged"]
+        ]
+        for run in (quiet, disturbed)
+        if (run / "results/tables/networks.csv").exists()
+    ]
+    if len(networks) == 2:
+        print("\nWhole networks, quiet | disturbed:")
+        print(networks[0].join(networks[1], lsuffix=" quiet", rsuffix=" disturbed").round(3))
+    print("\nWhat the campaign went through (last round's dataset), quiet then disturbed:")
+    print(pd.concat({"quiet": campaign_rows(quiet), "disturbed": campaign_rows(disturbed)}).round(3).T)
+    if seconds:
+        print(
+            f"\nwall time: quiet {seconds[0] / 60:.1f} min, disturbed {seconds[1] / 60:.1f} min, "
+            f"ratio {seconds[1] / seconds[0]:.2f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parents[1])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/fdi-noisy-campaign"))
+    parser.add_argument("--targets", default="", help="make run TARGETS= (default: the main job)")
+    parser.add_argument("--duty", type=float, default=0.4)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("QUIET", "DISTURBED"))
+    args = parser.parse_args(argv)
+    if args.compare:
+        compare(*args.compare)
+        return 0
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    quiet_s = clone_and_run(args.repo, args.workdir / "quiet", None, args.targets)
+    disturb = ["--duty", str(args.duty), "--seed", str(args.seed)]
+    disturbed_s = clone_and_run(args.repo, args.workdir / "disturbed", disturb, args.targets)
+    compare(args.workdir / "quiet", args.workdir / "disturbed", (quiet_s, disturbed_s))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""The timing vocabulary every stage shares: a pass's value, when a graph's time has settled, and
+what a campaign went through. It imports nothing from fdi, so any stage may import it.
+
+Why "settled" means what it does. On this project's VMs (and a phone without root) the machine is
+slow in spells of seconds to minutes that the OS does not show; a pass (one interpreter, a warm-up,
+`runs` invocations) lasts milliseconds, so it falls inside one spell, and the fastest run of a
+pass does not escape it. Disturbance only ever slows a pass down: the undisturbed time is the
+floor of a graph's passes. A floor seen once may be a pass that merely looked fast, so a graph
+has settled when its two fastest passes, taken in different rounds, agree within the tolerance.
+Two slow passes that agree with each other are not enough while a faster one stands apart: the
+faster one is nearer the truth, and more passes are taken until it is confirmed (or the cap).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+REFERENCE_ID = "reference"  # the id under which the reference graph's timings (the gate) are stored
+IDLE_ID = "idle"  # the id and role of the idle windows recorded as the energy baseline
+
+
+def pass_value(record: dict[str, Any], statistic: str) -> float:
+    """One pass's time (ms) by the device's statistic: of every run where the device gives them,
+    else the statistic the device reports itself (benchmark_model: mean and min, no median)."""
+    runs = np.asarray(record.get("runs_ms") if record.get("runs_ms") is not None else [], dtype=float)
+    if len(runs):
+        return float({"mean": np.mean, "median": np.median, "min": np.min}[statistic](runs))
+    reported = {"mean": "avg_ms", "min": "min_ms"}.get(statistic)
+    if reported and record.get(reported) is not None:
+        return float(record[reported])
+    raise ValueError(
+        f"the device reports no {statistic} for {record.get('id')}: set its statistic to mean or min"
+    )
+
+
+def settled_pair(values: list[float], tolerance: float | None) -> tuple[int, int] | None:
+    """The indices of the two fastest passes if they agree within `tolerance` (relative to the
+    faster), else None. Without a tolerance any two passes settle (the two fastest)."""
+    if len(values) < 2:
+        return None
+    first, second = (int(i) for i in np.argsort(values, kind="stable")[:2])
+    if tolerance is not None and values[second] > values[first] * (1 + float(tolerance)):
+        return None
+    return first, second
+
+
+def settled_time(values: list[float], tolerance: float | None) -> tuple[float, bool]:
+    """(time, settled): the mean of the two fastest passes where they agree, else the fastest pass
+    (not settled). A single pass is settled only where no tolerance asks for a second."""
+    pair = settled_pair(values, tolerance)
+    if pair is not None:
+        return float(np.mean([values[pair[0]], values[pair[1]]])), True
+    return float(min(values)), len(values) == 1 and tolerance is None
+
+
+def passes_wanted(values: list[float], settings: dict[str, Any]) -> bool:
+    """Whether a graph needs another pass: fewer than `repeats`, or not settled within
+    `agree_tolerance` and fewer than `max_passes` taken."""
+    minimum = int(settings["repeats"])
+    if len(values) < minimum:
+        return True
+    tolerance = settings.get("agree_tolerance")
+    cap = int(settings.get("max_passes", minimum))
+    if tolerance is None or len(values) >= cap:
+        return False
+    return settled_pair(values, float(tolerance)) is None
+
+
+def campaign_summary(timings: pd.DataFrame, settings: dict[str, Any] | None = None) -> pd.DataFrame:
+    """What one device's campaign went through, one row per device: graphs, passes taken (and
+    retaken beyond `repeats`), passes that waited for the reference to quiet and the time spent
+    waiting, the reference's spread over its floor (median, 90th percentile, max), and the graphs
+    that never settled."""
+    settings = settings or {}
+    statistic = settings.get("statistic", "median")
+    tolerance = settings.get("agree_tolerance")
+    repeats = int(settings.get("repeats", 1))
+    if "role" in timings:
+        timings = timings[timings.role != IDLE_ID]
+    rows = []
+    for device, group in timings.groupby("device", sort=True):
+        values = [pass_value(r, statistic) for r in group.to_dict("records")]
+        group = group.assign(value=values)
+        components = group[group.id != REFERENCE_ID]
+        references = group[group.id == REFERENCE_ID].value.to_numpy()
+        unsettled = sorted(
+            graph_id
+            for graph_id, passes in components.groupby("id")
+            if not settled_time(passes.value.tolist(), tolerance)[1]
+        )
+        waited = components["waited_s"].fillna(0) if "waited_s" in components else pd.Series(0.0)
+        ratio = references / references.min() if len(references) else np.array([np.nan])
+        per_graph = components.groupby("id").size()
+        rows.append(
+            {
+                "device": device,
+                "graphs": int(per_graph.size),
+                "passes": len(components),
+                "passes_beyond_repeats": int((per_graph - repeats).clip(lower=0).sum()),
+                "passes_waited": int((waited > 0).sum()),
+                "wait_s": float(waited.sum()),
+                "reference_timings": len(references),
+                "reference_p50": float(np.median(ratio) - 1),
+                "reference_p90": float(np.quantile(ratio, 0.9) - 1),
+                "reference_max": float(ratio.max() - 1),
+                "unsettled": len(unsettled),
+                "unsettled_ids": " ".join(unsettled),
+            }
+        )
+    return pd.DataFrame(rows)
