@@ -71,7 +71,8 @@ def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "m
 
     `time_ms` is the mean of the two fastest passes where they agree within the device's
     `agree_tolerance` (fdi.timings: disturbance only slows a pass, so the floor is the
-    undisturbed time), else the fastest pass, and the component is `flagged` (never settled).
+    undisturbed time; at `max_passes`, the fastest agreeing pair), else the fastest pass, and the
+    component is `flagged` (never settled).
     Quality columns: `passes`, `spread` (slowest / fastest pass - 1), `settled_spread` (second
     fastest / fastest - 1: the spread the time rests on), `agreed` (settled), `drift`
     (the reference graph's deviation from its median nearest in time to the chosen passes, if
@@ -85,6 +86,7 @@ def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "m
     if statistic not in STATISTICS:
         raise ValueError(f"statistic must be one of {', '.join(STATISTICS)}, not {statistic!r}")
     tolerance = settings.get("agree_tolerance")
+    cap = settings.get("max_passes")
     if "role" in timings:  # idle windows (the energy baseline) time nothing
         timings = timings[timings.role != IDLE_ID]
     timings = timings.reset_index(drop=True)
@@ -107,8 +109,8 @@ def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "m
     for component, group in stats.groupby("id", sort=True):
         values = group.value.tolist()
         tolerance_used = None if tolerance is None else float(tolerance)
-        time_ms, settled = settled_time(values, tolerance_used)
-        pair = settled_pair(values, tolerance_used)
+        time_ms, settled = settled_time(values, tolerance_used, cap)
+        pair = settled_pair(values, tolerance_used, cap)
         chosen = list(pair) if pair is not None else [int(np.argmin(values))]
         first = group.iloc[0]
         drift = (

@@ -176,7 +176,7 @@ rule compress_table:
             {
                 name: {
                     key: device[key]
-                    for key in ("statistic", "agree_tolerance")
+                    for key in ("statistic", "agree_tolerance", "max_passes")
                     if key in device
                 }
                 for name, device in config["devices"].items()

@@ -108,7 +108,7 @@ rule localmin_table:
             {
                 name: {
                     key: device[key]
-                    for key in ("statistic", "agree_tolerance")
+                    for key in ("statistic", "agree_tolerance", "max_passes")
                     if key in device
                 }
                 for name, device in config["devices"].items()

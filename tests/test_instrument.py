@@ -44,6 +44,12 @@ def test_a_graph_settles_when_its_two_fastest_passes_agree():
     assert settled_time([2.0, 2.05, 1.0, 1.02], 0.05) == (pytest.approx(1.01), True)
     assert settled_time([1.0, 1.2, 1.5], 0.05) == (1.0, False)  # the floor so far, not settled
     assert settled_time([1.0], None) == (1.0, True)  # no second pass asked for
+    # At the cap (4 passes), a lone fast pass nothing reproduced is set aside for the fastest
+    # pair that agrees; before it, more passes are wanted.
+    assert settled_pair([1.3, 1.0, 1.32, 1.31], 0.05, cap=4) == (0, 3)
+    assert settled_pair([1.3, 1.0, 1.32, 1.31], 0.05, cap=5) is None
+    assert settled_time([1.0, 1.3, 1.7, 2.2], 0.05, cap=4) == (1.0, False)
+    assert not passes_wanted([1.3, 1.0, 1.32, 1.31], SETTINGS)
     assert passes_wanted([1.0], SETTINGS)  # fewer than `repeats`
     assert not passes_wanted([1.0, 1.01], SETTINGS)
     assert passes_wanted([1.0, 1.5], SETTINGS)
