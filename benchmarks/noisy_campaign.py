@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from fdi.networks import networks_summary
+
 DISTURB = Path(__file__).resolve().with_name("disturb.py")
 
 
@@ -54,7 +56,9 @@ def clone_and_run(repo: Path, where: Path, disturb: list[str] | None, targets: s
 def algorithm1_rows(run: Path) -> pd.DataFrame:
     table = pd.read_csv(run / "results/tables/table5.csv")
     rows = table[table.metric.isin(["MAPE %", "within ±10% %"])]
-    return rows.set_index(["device", "layer", "scope", "metric"])[["fastdeepiot", "flagged", "n"]]
+    return rows.set_index(["device", "layer", "scope", "metric"])[
+        ["FastDeepIoT", "noise_floor", "flagged", "n"]
+    ]
 
 
 def campaign_rows(run: Path) -> pd.DataFrame:
@@ -71,7 +75,7 @@ def compare(quiet: Path, disturbed: Path, seconds: tuple[float, float] | None = 
         .round(1)
     )
     networks = [
-        pd.read_csv(run / "results/tables/networks.csv").set_index(["device", "family"])[
+        networks_summary(pd.read_csv(run / "results/tables/networks.csv")).set_index(["device", "family"])[
             ["networks", "within_10_pct", "spearman", "flagged"]
         ]
         for run in (quiet, disturbed)
