@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fdi.devices import IDLE_ID, pass_value
 from fdi.energy.battery import battery_trace
 from fdi.energy.integrate import check_offset, per_inference, window_energy_j
 from fdi.energy.probes import EXTERNAL_SOURCES, energy_settings
 from fdi.energy.traces import Trace, TraceError, read_trace
+from fdi.timings import IDLE_ID, pass_value
 
 COLUMNS = [
     "device",
