@@ -514,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--device-settings",
         type=_json,
         required=True,
-        help="the device's settings (JSON): statistic, agree_tolerance, repeats",
+        help="the device's settings (JSON): statistic, agree_tolerance, max_passes, repeats",
     )
     p.add_argument("--check", type=Path, help="timings of the test rows from the later check job")
     p.add_argument("--out", type=Path, required=True)
