@@ -37,3 +37,14 @@ rule all:
         "results/figures/fig2.png",
         expand("results/registry/{device}.json", device=DEVICES),
         "results/tables/networks.csv" if NETWORK_SCOPES else [],
+
+
+rule paper:
+    """Every table and figure of the papers in one target (`make run TARGETS=paper`): the main
+    job's, Algorithm 2 on the whole networks, the tasks, Tables 6 and 8 and Figure 5."""
+    input:
+        rules.all.input,
+        "results/tables/localmin.csv" if NETWORK_SCOPES else [],
+        "results/tables/tasks.csv" if TASKS else [],
+        compress_table_outputs()["tables"] if TASKS and COMPRESS_VARIANTS else [],
+        compress_table_outputs()["figures"] if TASKS and COMPRESS_VARIANTS else [],
