@@ -68,3 +68,31 @@ def test_snakemake_stops_on_a_bad_config_and_names_the_key(tmp_path):
     output = result.stdout + result.stderr
     assert "Error validating config file" in output
     assert "['devices']['host']['runs']" in output
+
+
+def test_a_device_needs_only_its_identity_and_validation_fills_the_rest():
+    """The README's five-line devices: the schema's defaults are filled in by Snakemake's
+    validate, per kind (benchmark_model reports no median, so a phone's statistic is the mean)."""
+    from snakemake.utils import validate
+
+    config = copy.deepcopy(DEFAULT)
+    config["devices"] = {
+        "host": {"kind": "host"},
+        "pixel": {"kind": "adb", "serial": "0123abcd", "benchmark_model": "tools/benchmark_model"},
+        "rpi4": {"kind": "ssh", "host": "192.168.1.50", "user": "root", "runner": "litert_python"},
+    }
+    validate(config, str(REPO / "config/config.schema.yaml"))
+    common = {"threads": 1, "warmup_runs": 1, "runs": 20, "repeats": 2}
+    assert config["devices"]["host"] == {"kind": "host", **common, "warmup_min_ms": 50, "statistic": "median"}
+    assert config["devices"]["pixel"] == {
+        "kind": "adb",
+        "serial": "0123abcd",
+        "benchmark_model": "tools/benchmark_model",
+        **common,
+        "statistic": "mean",
+    }
+    assert config["devices"]["rpi4"]["statistic"] == "median" and config["devices"]["rpi4"]["runs"] == 20
+    # A listed value is kept; a bad one is still named.
+    config["devices"]["pixel"]["runs"] = 0
+    with pytest.raises(Exception, match="runs"):
+        validate(config, str(REPO / "config/config.schema.yaml"))
