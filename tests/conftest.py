@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,13 @@ def job_counts(output: str) -> dict[str, int]:
             break
         counts[parts[0]] = int(parts[1])
     return counts
+
+
+def planned_jobs(output: str) -> list[tuple[str, str]]:
+    """(rule, the job's block: input, output, wildcards, shell command) for every job of a dry run
+    with -p, so one dry run answers what several targeted ones would."""
+    blocks = re.split(r"^(?:local)?rule (\w+):$", output, flags=re.MULTILINE)
+    return list(zip(blocks[1::2], blocks[2::2], strict=True))
 
 
 def copy_workflow(destination: Path, config: str = "config/tiny.yaml") -> Path:

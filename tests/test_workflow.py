@@ -8,7 +8,7 @@ import pytest
 import yaml
 from fake_adb import FakeAdbServer, FakeDevice, stand_in_benchmark_model
 
-from conftest import board_settings, job_counts, snakemake
+from conftest import board_settings, job_counts, planned_jobs, snakemake
 from fdi.adaptive import shard_count
 from fdi.space import sample_scope
 from fdi.timings import pass_value
@@ -107,7 +107,9 @@ def test_compression_plans_every_variant_once_and_device_free_jobs_read_no_time_
     """Tables 6 and 8 after a finished campaign: the tasks once, a search and a finish per task and
     variant (DeepIoT, +FLOPs, FastDeepIoT on the host), localMin per task and device, one benchmark
     per device; DeepIoT's jobs read no device's time models, so a new device leaves them alone."""
-    dry = snakemake(tiny_run, "-n", "--cores", "2", "results/tables/table6.csv", "results/tables/table8.csv")
+    dry = snakemake(
+        tiny_run, "-n", "-p", "--cores", "2", "results/tables/table6.csv", "results/tables/table8.csv"
+    )
     assert job_counts(dry.stdout + dry.stderr) == {
         "task_prepare": 2,
         "task_train": 2,
@@ -119,28 +121,28 @@ def test_compression_plans_every_variant_once_and_device_free_jobs_read_no_time_
         "compress_benchmark": 1,
         "compress_table": 1,
     }
-    deepiot = snakemake(tiny_run, "-n", "--cores", "2", "results/compress/vgg/deepiot/final/points.parquet")
-    assert "rule compress_finish" in deepiot.stdout and "results/models/" not in deepiot.stdout
-    steered = snakemake(
-        tiny_run, "-n", "--cores", "2", "results/compress/vgg/fastdeepiot_host/final/points.parquet"
+    jobs = planned_jobs(dry.stdout)
+
+    def job(rule: str, output: str) -> str:
+        (block,) = [text for name, text in jobs if name == rule and f"output: {output}" in text]
+        return block
+
+    # DeepIoT's search and finish read no device's time models; FastDeepIoT's search reads them.
+    for rule, output in [("compress_search", "search.json"), ("compress_finish", "final/points.parquet")]:
+        assert "results/models/" not in job(rule, f"results/compress/vgg/deepiot/{output}")
+    assert "results/models/host/cnn.json" in job(
+        "compress_search", "results/compress/vgg/fastdeepiot_host/search.json"
     )
-    assert "results/models/host/cnn.json" in steered.stdout
-    # Each task's search gets its own targets (compress.task_targets), else the shared ones.
-    for task, targets in [("deepsense", '"targets":[0.95,0.8]'), ("vgg", '"targets":[0.9,0.6]')]:
-        search = f"results/compress/{task}/deepiot/search.json"
-        shown = snakemake(tiny_run, "-n", "-p", "--cores", "2", search)
-        assert targets in shown.stdout
-    # ... and its own lambda (compress.task_lambda), else the shared one.
-    for task, weight in [("deepsense", '"lambda":2.0'), ("vgg", '"lambda":4.0')]:
-        search = f"results/compress/{task}/fastdeepiot_host/search.json"
-        shown = snakemake(tiny_run, "-n", "-p", "--cores", "2", search)
-        assert weight in shown.stdout and '"objective":"time"' in shown.stdout
-    # ... and its own search seeds (compress.task_search_seeds) and threads (task_threads).
-    for task, seeds, threads in [("deepsense", '"seeds":[0,4]', 1), ("vgg", '"seeds":[0]', 2)]:
-        shown = snakemake(
-            tiny_run, "-n", "-p", "--cores", "2", f"results/compress/{task}/deepiot/search.json"
-        )
-        assert seeds in shown.stdout and f"--threads {threads} " in shown.stdout
+    # Each task's search gets its own targets (compress.task_targets), else the shared ones, its own
+    # lambda (compress.task_lambda), search seeds (task_search_seeds) and threads (task_threads).
+    for task, targets, weight, seeds, threads in [
+        ("deepsense", '"targets":[0.95,0.8]', '"lambda":2.0', '"seeds":[0,4]', 1),
+        ("vgg", '"targets":[0.9,0.6]', '"lambda":4.0', '"seeds":[0]', 2),
+    ]:
+        deepiot = job("compress_search", f"results/compress/{task}/deepiot/search.json")
+        assert targets in deepiot and seeds in deepiot and f"--threads {threads} " in deepiot
+        steered = job("compress_search", f"results/compress/{task}/fastdeepiot_host/search.json")
+        assert weight in steered and '"objective":"time"' in steered
 
 
 def test_a_baseline_job_gets_its_layer_types_x(tiny_run):
