@@ -158,7 +158,14 @@ def graph_dirs(scopes):
 def device_timing_files(device, scopes):
     """One device's campaign timings: every shard of `scopes`."""
     return [
-        f"results/timings/{device}/{scope}/{shard}.parquet"
+        f"results/timings/{device}/{stage}.parquet" for stage in timing_stages(scopes)
+    ]
+
+
+def timing_stages(scopes):
+    """The timings files of `scopes` under a device's results/timings/ folder, one per shard."""
+    return [
+        f"{scope}/{shard}"
         for scope in scopes
         for shard in range(space.shard_count(scope, config))
     ]
@@ -326,14 +333,15 @@ def energy_source(device):
     return (config["devices"][device].get("energy") or {}).get("source", "none")
 
 
-def energy_files(timing_paths):
-    """The energy step's file for each timings file of a device that has an energy source."""
-    out = []
-    for path in timing_paths:
-        device = path.split("/")[2]  # results/timings/DEVICE/...
-        if energy_source(device) != "none":
-            out.append(path.replace("results/timings/", "results/energy/", 1))
-    return out
+def energy_files(stages):
+    """The energy step's files: results/energy/DEVICE/STAGE.parquet for each (device, stage) of a
+    device with an energy source (stage: the timings file's path under results/timings/DEVICE).
+    """
+    return [
+        f"results/energy/{device}/{stage}.parquet"
+        for device, stage in stages
+        if energy_source(device) != "none"
+    ]
 
 
 def energy_traces(wildcards):

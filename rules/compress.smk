@@ -153,9 +153,7 @@ rule compress_table:
         metrics=expand("results/tasks/{task}/metrics.json", task=TASKS),
         spread=spread_metrics(),
         timings=expand("results/timings/{device}/compress.parquet", device=DEVICES),
-        energy=energy_files(
-            expand("results/timings/{device}/compress.parquet", device=DEVICES)
-        ),
+        energy=energy_files([(device, "compress") for device in DEVICES]),
     output:
         **compress_table_outputs(),
         curves="results/tables/compress_curves.csv",

@@ -15,9 +15,9 @@ rule networks:
         ),
         energy=energy_files(
             [
-                path
+                (device, stage)
                 for device in DEVICES
-                for path in device_timing_files(device, NETWORK_SCOPES)
+                for stage in timing_stages(NETWORK_SCOPES)
             ]
         ),
     output:
