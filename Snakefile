@@ -46,5 +46,4 @@ rule paper:
         rules.all.input,
         "results/tables/localmin.csv" if NETWORK_SCOPES else [],
         "results/tables/tasks.csv" if TASKS else [],
-        compress_table_outputs()["tables"] if TASKS and COMPRESS_VARIANTS else [],
-        compress_table_outputs()["figures"] if TASKS and COMPRESS_VARIANTS else [],
+        (list(compress_table_outputs().values()) if TASKS and COMPRESS_VARIANTS else []),
