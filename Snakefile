@@ -46,4 +46,4 @@ rule paper:
         rules.all.input,
         "results/tables/localmin.csv" if NETWORK_SCOPES else [],
         "results/tables/tasks.csv" if TASKS else [],
-        (list(compress_table_outputs().values()) if TASKS and COMPRESS_VARIANTS else []),
+        (list(PLAN.compress_table_outputs().values()) if PLAN.search_variants else []),

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from fdi.compress.commands import time_models
+from fdi.cli.compress import time_models
 from fdi.compress.finish import finish
 from fdi.compress.objectives import StructureCost
 from fdi.compress.search import search

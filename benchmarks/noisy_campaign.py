@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fdi.networks import networks_summary
+from fdi.timemodel.whole_networks import networks_summary
 
 DISTURB = Path(__file__).resolve().with_name("disturb.py")
 

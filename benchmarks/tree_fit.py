@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fdi.features import FIT_COLUMNS, SPLIT_COLUMNS, add_features
-from fdi.tree import TreeLinearRegressor
+from fdi.timemodel.features import FIT_COLUMNS, SPLIT_COLUMNS, add_features
+from fdi.timemodel.tree import TreeLinearRegressor
 
 
 def synthetic_conv_rows(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:

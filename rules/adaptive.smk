@@ -1,6 +1,6 @@
 rule adaptive_sample:
     """One round of adaptive sampling on one device: new structures around the training rows that
-    the configured time model predicts worst out of fold (fdi.adaptive)."""
+    the configured time model predicts worst out of fold (fdi.timemodel.adaptive)."""
     input:
         lambda wildcards: f"results/dataset/{wildcards.device}/round{int(wildcards.round) - 1}.parquet",
     output:
@@ -15,7 +15,7 @@ rule adaptive_sample:
         runtime=10,
     params:
         time_model=as_json(config["time_model"]),
-        settings=as_json({k: v for k, v in ADAPTIVE.items() if k != "rounds"}),
+        settings=PLAN.adaptive_settings(),
         seed=config["seed"],
     shell:
         "fdi adaptive --dataset {input:q} --time-model {params.time_model:q} --settings {params.settings:q}"
@@ -52,13 +52,13 @@ rule benchmark_adaptive:
     localrule: True
     conda:
         "../envs/benchmark.yaml"
-    threads: benchmark_threads
+    threads: PLAN.benchmark_threads
     resources:
         **DEVICE_RESOURCES,
         mem_mb=2000,
         runtime=60,
     params:
-        settings=device_settings,
+        settings=PLAN.device_settings,
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
         " --graphs {input.graphs:q} --reference {input.reference:q} --out {output:q} > {log:q} 2>&1"

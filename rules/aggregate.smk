@@ -5,8 +5,8 @@ rule aggregate_round:
     never), and what the campaign went through (passes, waits, the reference's spread).
     """
     input:
-        structures=round_structure_files,
-        timings=round_timing_files,
+        structures=PLAN.round_structure_files,
+        timings=PLAN.round_timing_files,
         check="results/timings/{device}/check.parquet",
     output:
         dataset="results/dataset/{device}/round{round}.parquet",
@@ -21,7 +21,7 @@ rule aggregate_round:
         runtime=10,
     params:
         split=as_json(config["split"]),
-        settings=device_settings,
+        settings=PLAN.device_settings,
     shell:
         "fdi aggregate --structures {input.structures:q} --timings {input.timings:q} --check {input.check:q}"
         " --split {params.split:q} --device-settings {params.settings:q} --out {output.dataset:q}"

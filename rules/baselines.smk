@@ -13,7 +13,7 @@ rule baseline:
         mem_mb=3000,
         runtime=30,
     params:
-        settings=baseline_settings,
+        settings=PLAN.baseline_settings,
     shell:
         "fdi baseline --dataset {input:q} --layer {wildcards.layer} --model {wildcards.model}"
         " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"

@@ -14,13 +14,13 @@ rule benchmark:
     localrule: True
     conda:
         "../envs/benchmark.yaml"
-    threads: benchmark_threads
+    threads: PLAN.benchmark_threads
     resources:
         **DEVICE_RESOURCES,
         mem_mb=2000,
         runtime=60,
     params:
-        settings=device_settings,
+        settings=PLAN.device_settings,
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
         " --graphs {input.graphs:q} --reference {input.reference:q} --out {output:q} > {log:q} 2>&1"
@@ -29,9 +29,9 @@ rule benchmark:
 rule check_graphs:
     """The graphs a device times again after its campaign: the test components and the networks."""
     input:
-        structures=structure_files(),
-        graphs=graph_dirs(SCOPES),
-        networks=graph_dirs(NETWORK_SCOPES),
+        structures=PLAN.structure_files(),
+        graphs=PLAN.graph_dirs(SCOPES),
+        networks=PLAN.graph_dirs(NETWORK_SCOPES),
     output:
         "results/check/graphs.txt",
     log:
@@ -56,8 +56,8 @@ rule check:
     input:
         graphs="results/check/graphs.txt",
         reference="results/graphs/reference.tflite",
-        after=lambda wildcards: timing_files(wildcards)
-        + network_timing_files(wildcards),
+        after=lambda wildcards: PLAN.timing_files(wildcards)
+        + PLAN.network_timing_files(wildcards),
     output:
         "results/timings/{device}/check.parquet",
     log:
@@ -65,13 +65,13 @@ rule check:
     localrule: True
     conda:
         "../envs/benchmark.yaml"
-    threads: benchmark_threads
+    threads: PLAN.benchmark_threads
     resources:
         **DEVICE_RESOURCES,
         mem_mb=2000,
         runtime=60,
     params:
-        settings=device_settings,
+        settings=PLAN.device_settings,
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
         " --graph-list {input.graphs:q} --reference {input.reference:q} --out {output:q} > {log:q} 2>&1"

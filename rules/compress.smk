@@ -9,7 +9,7 @@ wildcard_constraints:
 rule compress_search:
     """The compressor-critic search of one variant: a curve of extracted points (resumable)."""
     input:
-        unpack(variant_models),
+        unpack(PLAN.variant_models),
         original="results/tasks/{task}/original.keras",
         data=f"{TASK_DATA_DIR}/{{task}}.npz",
     output:
@@ -18,13 +18,13 @@ rule compress_search:
         "results/logs/compress/{task}/{variant}/search.log",
     conda:
         "../envs/fdi.yaml"
-    threads: compress_threads
+    threads: PLAN.compress_threads
     resources:
         mem_mb=8000,
         runtime=600,
     params:
-        settings=search_settings,
-        family=lambda wildcards: TASK_FAMILIES[wildcards.task],
+        settings=PLAN.search_settings,
+        family=lambda wildcards: config["tasks"][wildcards.task]["family"],
         device=lambda wildcards: (
             f"--device {search_device(wildcards.variant)}"
             if search_device(wildcards.variant)
@@ -48,7 +48,7 @@ rule compress_finish:
     """Every point fine-tuned with its structure frozen (FastDeepIoT: after Algorithm 2), judged
     on the test split and exported."""
     input:
-        unpack(variant_models),
+        unpack(PLAN.variant_models),
         search="results/compress/{task}/{variant}/search.json",
         data=f"{TASK_DATA_DIR}/{{task}}.npz",
     output:
@@ -58,14 +58,12 @@ rule compress_finish:
         "results/logs/compress/{task}/{variant}/finish.log",
     conda:
         "../envs/fdi.yaml"
-    threads: compress_threads
+    threads: PLAN.compress_threads
     resources:
         mem_mb=8000,
         runtime=240,
     params:
-        settings=as_json(
-            {key: COMPRESS.get(key, {}) for key in ("finetune", "localmin")}
-        ),
+        settings=PLAN.finish_settings("finetune", "localmin"),
         expand_with=lambda wildcards: (
             f"--expand-with {search_device(wildcards.variant)}"
             if search_device(wildcards.variant)
@@ -89,7 +87,7 @@ rule compress_localmin:
     """DeepIoT+localMin on a device: DeepIoT's points widened by Algorithm 2, no retraining;
     and t_min for a recurrent network."""
     input:
-        unpack(variant_models),
+        unpack(PLAN.variant_models),
         deepiot="results/compress/{task}/deepiot/final/points.parquet",
         data=f"{TASK_DATA_DIR}/{{task}}.npz",
     output:
@@ -106,7 +104,7 @@ rule compress_localmin:
         mem_mb=4000,
         runtime=30,
     params:
-        settings=as_json({"localmin": COMPRESS.get("localmin", {})}),
+        settings=PLAN.finish_settings("localmin"),
         datasets=lambda wildcards, input: f"{wildcards.device}={input.dataset}",
         deepiot_dir=subpath(input.deepiot, parent=True),
         out_dir=subpath(output.points, parent=True),
@@ -122,7 +120,7 @@ rule compress_benchmark:
     with at least `localmin.repeats` passes per graph (networks compared with each other).
     """
     input:
-        graphs=compress_graph_dirs(),
+        graphs=PLAN.compress_files("final/graphs"),
         originals=expand("results/graphs/tasks/task-{task}.tflite", task=TASKS),
         reference="results/graphs/reference.tflite",
     output:
@@ -132,13 +130,13 @@ rule compress_benchmark:
     localrule: True
     conda:
         "../envs/benchmark.yaml"
-    threads: benchmark_threads
+    threads: PLAN.benchmark_threads
     resources:
         **DEVICE_RESOURCES,
         mem_mb=2000,
         runtime=60,
     params:
-        settings=localmin_device_settings,
+        settings=PLAN.localmin_device_settings,
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
         " --graphs {input.originals:q} {input.graphs:q} --reference {input.reference:q}"
@@ -148,14 +146,14 @@ rule compress_benchmark:
 rule compress_table:
     """Tables 6 and 8 (each variant's pick), every point's curve and Figure 5."""
     input:
-        **all_models_and_datasets(),
-        points=compress_points(),
+        **PLAN.models_and_datasets(DEVICES),
+        points=PLAN.compress_files("final/points.parquet"),
         metrics=expand("results/tasks/{task}/metrics.json", task=TASKS),
-        spread=spread_metrics(),
+        spread=PLAN.spread_metrics(),
         timings=expand("results/timings/{device}/compress.parquet", device=DEVICES),
-        energy=energy_files([(device, "compress") for device in DEVICES]),
+        energy=PLAN.energy_files([(device, "compress") for device in DEVICES]),
     output:
-        **compress_table_outputs(),
+        **PLAN.compress_table_outputs(),
         curves="results/tables/compress_curves.csv",
     log:
         "results/logs/compress/table.log",
@@ -166,20 +164,11 @@ rule compress_table:
         mem_mb=2000,
         runtime=10,
     params:
-        timings=lambda wildcards, input: dataset_pairs(input.timings),
-        datasets=lambda wildcards, input: dataset_pairs(input.datasets),
-        tolerance=COMPRESS.get("accuracy_tolerance", 0.01),
-        spread_sd=COMPRESS.get("accuracy_spread_sd", 2.0),
-        settings=as_json(
-            {
-                name: {
-                    key: device[key]
-                    for key in ("statistic", "agree_tolerance", "max_passes")
-                    if key in device
-                }
-                for name, device in config["devices"].items()
-            }
-        ),
+        timings=lambda wildcards, input: PLAN.dataset_pairs(input.timings),
+        datasets=lambda wildcards, input: PLAN.dataset_pairs(input.datasets),
+        tolerance=lambda wildcards: PLAN.compress["accuracy_tolerance"],
+        spread_sd=lambda wildcards: PLAN.compress["accuracy_spread_sd"],
+        settings=PLAN.instrument_settings(),
     shell:
         "fdi compress-table --points {input.points:q} --metrics {input.metrics:q}"
         " --timings {params.timings} --settings {params.settings:q} --tolerance {params.tolerance}"

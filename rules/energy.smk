@@ -1,6 +1,6 @@
 # Energy per inference (fdi.energy): every timings file of a device with an energy source gets an
 # energy file beside it, from the readings in it (RAPL, the battery gauge) or from the device's
-# power-meter traces (config energy_traces). The whole-network and compression tables read them.
+# power-meter traces (config PLAN.energy_traces). The whole-network and compression tables read them.
 
 
 rule energy:
@@ -9,7 +9,7 @@ rule energy:
     """
     input:
         timings="results/timings/{device}/{stage}.parquet",
-        traces=energy_trace_paths,
+        traces=PLAN.energy_trace_paths,
     output:
         "results/energy/{device}/{stage}.parquet",
     log:
@@ -22,8 +22,8 @@ rule energy:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=device_settings,
-        traces=lambda wildcards: as_json(energy_traces(wildcards)),
+        settings=PLAN.device_settings,
+        traces=lambda wildcards: as_json(PLAN.energy_traces(wildcards)),
     shell:
         "fdi energy --device {wildcards.device} --settings {params.settings:q} --traces {params.traces:q}"
         " --timings {input.timings:q} --out {output:q} > {log:q} 2>&1"

@@ -9,7 +9,7 @@ rule table5:
             "results/baselines/{device}/{layer}/{model}.parquet",
             device=DEVICES,
             layer=LAYERS,
-            model=BASELINES,
+            model=config["baselines"]["models"],
         ),
     output:
         csv=report(
@@ -27,7 +27,7 @@ rule table5:
         mem_mb=2000,
         runtime=10,
     params:
-        datasets=lambda wildcards, input: dataset_pairs(input.datasets),
+        datasets=lambda wildcards, input: PLAN.dataset_pairs(input.datasets),
     shell:
         "fdi table5 --datasets {params.datasets} --models {input.models:q} --baselines {input.baselines:q}"
         " --csv {output.csv:q} --markdown {output.markdown:q} > {log:q} 2>&1"
@@ -52,7 +52,7 @@ rule table4:
         mem_mb=2000,
         runtime=10,
     params:
-        datasets=lambda wildcards, input: dataset_pairs(input),
+        datasets=lambda wildcards, input: PLAN.dataset_pairs(input),
         layers=LAYERS,
     shell:
         "fdi table4 --datasets {params.datasets} --layers {params.layers} --out {output:q} > {log:q} 2>&1"
@@ -77,7 +77,7 @@ rule fig1:
         mem_mb=1000,
         runtime=5,
     params:
-        datasets=lambda wildcards, input: dataset_pairs(input),
+        datasets=lambda wildcards, input: PLAN.dataset_pairs(input),
     shell:
         "fdi fig1 --datasets {params.datasets} --out {output:q} > {log:q} 2>&1"
 

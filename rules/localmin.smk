@@ -5,7 +5,7 @@
 rule localmin_plan:
     """Expanded widths of every test network, per mode, from this device's time models."""
     input:
-        structures=network_structure_files(),
+        structures=PLAN.network_structure_files(),
         models=lambda wildcards: expand(
             "results/models/{device}/{layer}.json",
             device=wildcards.device,
@@ -23,9 +23,7 @@ rule localmin_plan:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=as_json(
-            {key: LOCALMIN.get(key) for key in ("modes", "limit", "min_gain")}
-        ),
+        settings=PLAN.localmin_plan_settings(),
     shell:
         "fdi localmin-plan --structures {input.structures:q} --models {input.models:q}"
         " --dataset {input.dataset:q} --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
@@ -35,8 +33,8 @@ rule localmin_export:
     """Widen the original networks losslessly (outputs checked), export the expansions."""
     input:
         plan="results/localmin/{device}/plan.parquet",
-        structures=network_structure_files(),
-        originals=graph_dirs(NETWORK_SCOPES),
+        structures=PLAN.network_structure_files(),
+        originals=PLAN.graph_dirs(NETWORK_SCOPES),
     output:
         graphs=directory("results/graphs/{device}/localmin"),
         graph_list="results/localmin/{device}/graphs.txt",
@@ -68,13 +66,13 @@ rule localmin_benchmark:
     localrule: True
     conda:
         "../envs/benchmark.yaml"
-    threads: benchmark_threads
+    threads: PLAN.benchmark_threads
     resources:
         **DEVICE_RESOURCES,
         mem_mb=2000,
         runtime=60,
     params:
-        settings=localmin_device_settings,
+        settings=PLAN.localmin_device_settings,
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
         " --graph-list {input.graphs:q} --reference {input.reference:q} --out {output:q} > {log:q} 2>&1"
@@ -88,7 +86,7 @@ rule localmin_table:
         campaign=[
             path
             for device in DEVICES
-            for path in device_timing_files(device, NETWORK_SCOPES)
+            for path in PLAN.device_timing_files(device, NETWORK_SCOPES)
         ],
     output:
         csv="results/tables/localmin.csv",
@@ -102,18 +100,9 @@ rule localmin_table:
         mem_mb=2000,
         runtime=10,
     params:
-        exported=lambda wildcards, input: dataset_pairs(input.exported),
-        timings=lambda wildcards, input: dataset_pairs(input.timings),
-        settings=as_json(
-            {
-                name: {
-                    key: device[key]
-                    for key in ("statistic", "agree_tolerance", "max_passes")
-                    if key in device
-                }
-                for name, device in config["devices"].items()
-            }
-        ),
+        exported=lambda wildcards, input: PLAN.dataset_pairs(input.exported),
+        timings=lambda wildcards, input: PLAN.dataset_pairs(input.timings),
+        settings=PLAN.instrument_settings(),
     shell:
         "fdi localmin-table --exported {params.exported} --timings {params.timings}"
         " --campaign {input.campaign:q} --settings {params.settings:q}"

@@ -2,22 +2,22 @@ rule networks:
     """Whole random-width networks: measured time against the time models' sum over their layers
     and ops, per device; Spearman's rank correlation per family."""
     input:
-        structures=network_structure_files(),
+        structures=PLAN.network_structure_files(),
         timings=[
             path
             for device in DEVICES
-            for path in device_timing_files(device, NETWORK_SCOPES)
+            for path in PLAN.device_timing_files(device, NETWORK_SCOPES)
         ],
         checks=expand("results/timings/{device}/check.parquet", device=DEVICES),
         datasets=expand("results/dataset/{device}.parquet", device=DEVICES),
         models=expand(
             "results/models/{device}/{layer}.json", device=DEVICES, layer=LAYERS
         ),
-        energy=energy_files(
+        energy=PLAN.energy_files(
             [
                 (device, stage)
                 for device in DEVICES
-                for stage in timing_stages(NETWORK_SCOPES)
+                for stage in PLAN.timing_stages(NETWORK_SCOPES)
             ]
         ),
     output:
@@ -36,18 +36,9 @@ rule networks:
         mem_mb=2000,
         runtime=10,
     params:
-        checks=lambda wildcards, input: dataset_pairs(input.checks),
-        datasets=lambda wildcards, input: dataset_pairs(input.datasets),
-        settings=as_json(
-            {
-                name: {
-                    key: device[key]
-                    for key in ("statistic", "agree_tolerance", "max_passes")
-                    if key in device
-                }
-                for name, device in config["devices"].items()
-            }
-        ),
+        checks=lambda wildcards, input: PLAN.dataset_pairs(input.checks),
+        datasets=lambda wildcards, input: PLAN.dataset_pairs(input.datasets),
+        settings=PLAN.instrument_settings(),
     shell:
         "fdi networks --structures {input.structures:q} --timings {input.timings:q} --checks {params.checks}"
         " --datasets {params.datasets} --models {input.models:q} --settings {params.settings:q}"

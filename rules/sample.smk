@@ -13,8 +13,8 @@ rule sample:
         mem_mb=1000,
         runtime=5,
     params:
-        settings=scope_settings,
-        kind=scope_kind,
+        settings=PLAN.scope_settings,
+        kind=PLAN.scope_kind,
         seed=config["seed"],
     shell:
         "fdi sample --scope {wildcards.scope} --kind {params.kind} --settings {params.settings:q}"

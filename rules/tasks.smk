@@ -16,7 +16,7 @@ rule task_prepare:
         mem_mb=6000,
         runtime=30,
     params:
-        settings=task_settings,
+        settings=PLAN.task_settings,
         cache=f"{TASK_DATA_DIR}/downloads",
     shell:
         "fdi task-prepare --task {wildcards.task} --settings {params.settings:q}"
@@ -40,7 +40,7 @@ rule task_train:
         mem_mb=8000,
         runtime=240,
     params:
-        settings=task_settings,
+        settings=PLAN.task_settings,
         checkpoint="results/tasks/{task}/checkpoint",
     shell:
         "fdi task-train --task {wildcards.task} --settings {params.settings:q} --data {input.data:q}"
@@ -66,7 +66,7 @@ rule task_train_spread:
         mem_mb=8000,
         runtime=240,
     params:
-        settings=spread_seed_settings,
+        settings=PLAN.spread_seed_settings,
         checkpoint="results/tasks/{task}/spread/seed-{seed}/checkpoint",
     shell:
         "fdi task-train --task {wildcards.task} --settings {params.settings:q} --data {input.data:q}"
@@ -89,7 +89,7 @@ rule task_export:
         mem_mb=4000,
         runtime=10,
     params:
-        settings=task_settings,
+        settings=PLAN.task_settings,
     shell:
         "fdi task-export --task {wildcards.task} --settings {params.settings:q} {input:q}"
         " --out {output:q} > {log:q} 2>&1"
@@ -107,13 +107,13 @@ rule task_benchmark:
     localrule: True
     conda:
         "../envs/benchmark.yaml"
-    threads: benchmark_threads
+    threads: PLAN.benchmark_threads
     resources:
         **DEVICE_RESOURCES,
         mem_mb=2000,
         runtime=30,
     params:
-        settings=device_settings,
+        settings=PLAN.device_settings,
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
         " --graphs {input.graphs:q} --reference {input.reference:q} --out {output:q} > {log:q} 2>&1"
@@ -124,11 +124,11 @@ rule tasks_table:
     input:
         metrics=expand("results/tasks/{task}/metrics.json", task=TASKS),
         task_timings=expand("results/timings/{device}/tasks.parquet", device=DEVICES),
-        structures=network_structure_files(),
+        structures=PLAN.network_structure_files(),
         timings=[
             path
             for device in DEVICES
-            for path in device_timing_files(device, NETWORK_SCOPES)
+            for path in PLAN.device_timing_files(device, NETWORK_SCOPES)
         ],
         checks=expand("results/timings/{device}/check.parquet", device=DEVICES),
         datasets=expand("results/dataset/{device}.parquet", device=DEVICES),
@@ -147,19 +147,10 @@ rule tasks_table:
         mem_mb=2000,
         runtime=10,
     params:
-        task_timings=lambda wildcards, input: dataset_pairs(input.task_timings),
-        checks=lambda wildcards, input: dataset_pairs(input.checks),
-        datasets=lambda wildcards, input: dataset_pairs(input.datasets),
-        settings=as_json(
-            {
-                name: {
-                    key: device[key]
-                    for key in ("statistic", "agree_tolerance", "max_passes")
-                    if key in device
-                }
-                for name, device in config["devices"].items()
-            }
-        ),
+        task_timings=lambda wildcards, input: PLAN.dataset_pairs(input.task_timings),
+        checks=lambda wildcards, input: PLAN.dataset_pairs(input.checks),
+        datasets=lambda wildcards, input: PLAN.dataset_pairs(input.datasets),
+        settings=PLAN.instrument_settings(),
     shell:
         "fdi tasks-table --metrics {input.metrics:q} --task-timings {params.task_timings}"
         " --structures {input.structures:q} --timings {input.timings:q} --checks {params.checks}"

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from snakemake.utils import update_config
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -46,11 +48,15 @@ def planned_jobs(output: str) -> list[tuple[str, str]]:
 
 
 def copy_workflow(destination: Path, config: str = "config/tiny.yaml") -> Path:
-    """A fresh copy of the workflow whose default config is `config`."""
+    """A fresh copy of the workflow whose default config is `config` (an overlay such as
+    config/tiny.yaml merged over config/config.yaml, as Snakemake merges `--configfile`)."""
     for name in ("Snakefile", "rules", "config", "envs", "report", "profiles"):
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, destination / name)
-    shutil.copy(REPO / config, destination / "config" / "config.yaml")
+    if config != "config/config.yaml":  # as `--configfile`: merged over the default config
+        merged = yaml.safe_load((REPO / "config/config.yaml").read_text())
+        update_config(merged, yaml.safe_load((REPO / config).read_text()))
+        (destination / "config" / "config.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
     return destination
 
 

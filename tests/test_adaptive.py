@@ -7,8 +7,8 @@ import pandas as pd
 import yaml
 
 from conftest import job_counts, snakemake
-from fdi.adaptive import draw_round, shard_count
-from fdi.features import add_features
+from fdi.timemodel.adaptive import draw_round, shard_count
+from fdi.timemodel.features import add_features
 
 TIME_MODEL = {
     "mape_stop": 0.05,

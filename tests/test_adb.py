@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from fake_adb import FakeAdbServer, FakeDevice, stand_in_benchmark_model
 
-from fdi.devices import run_benchmark
-from fdi.devices.adb import AdbDeviceError, check_settings
-from fdi.export import export_shard
+from fdi.profile.devices import run_benchmark
+from fdi.profile.devices.adb import AdbDeviceError, check_settings
+from fdi.profile.export import export_shard
 
 PROPS = {
     "ro.product.model": "Nexus 5",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fdi.devices.benchmark_output import BenchmarkOutputError, parse
+from fdi.profile.devices.benchmark_output import BenchmarkOutputError, parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmark_model"
 

@@ -27,7 +27,7 @@ from fdi.compress.table import (
     select,
     task_table,
 )
-from fdi.families import WIDTH_NAMES
+from fdi.profile.families import WIDTH_NAMES
 
 SMALL = {
     "vgg": [5, 7, 9, 6, 10, 8, 7, 12, 9, 11, 6, 13, 10, 20, 17],
@@ -39,7 +39,7 @@ def _perturbed(family, widths, classes=None, seed=3):
     """A family network with random weights and non-zero biases (a misplaced bias would show)."""
     import keras
 
-    from fdi.families import build_keras
+    from fdi.profile.families import build_keras
 
     keras.utils.set_random_seed(seed)
     model = build_keras(family, widths, name="original", batch_size=None, classes=classes)
@@ -55,7 +55,7 @@ def _perturbed(family, widths, classes=None, seed=3):
 def test_the_extracted_network_computes_what_the_masked_network_computes(family):
     from fdi.compress.extract import extract_model
     from fdi.compress.masked import masked_forward
-    from fdi.expand_keras import widths_of
+    from fdi.profile.families import widths_of
 
     model = _perturbed(family, SMALL[family])
     inputs = family_inputs(family, 0, count=4)
@@ -86,7 +86,7 @@ def test_the_extracted_network_computes_what_the_masked_network_computes(family)
 
 
 def test_parameter_counts_are_keras_counts():
-    from fdi.families import build_keras
+    from fdi.profile.families import build_keras
 
     # By hand, VGG at every width 1: conv1_1 27 + 1, twelve convs 9 + 1, fc1 and fc2 1 + 1,
     # fc3 10 + 10 = 172; at every width 2: 54 + 2, 12 x (36 + 2), 4 + 2, 4 + 2, 20 + 10 = 554.
@@ -285,7 +285,7 @@ def test_a_killed_search_resumes_from_its_checkpoint_and_ends_as_an_unbroken_one
 
 def test_searches_under_several_seeds_merge_into_one_curve_and_a_finished_seed_is_kept(digits_task, tmp_path):
     from fdi.compress.finish import finish
-    from fdi.compress.search import search_seeds
+    from fdi.compress.search_seeds import search_seeds
 
     settings = {
         **TINY_SEARCH,

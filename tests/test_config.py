@@ -14,14 +14,38 @@ READY = sorted((REPO / "config").glob("*.yaml"))
 DEFAULT = yaml.safe_load((REPO / "config/config.yaml").read_text())
 
 
-@pytest.mark.parametrize("path", [p for p in READY if p.name != "config.schema.yaml"], ids=lambda p: p.name)
-def test_ready_configs_are_valid_and_survive_snakemakes_merge(path):
-    config = yaml.safe_load(path.read_text())
-    jsonschema.validate(config, SCHEMA)
-    # `--configfile X` is merged over the default config: X must carry every key it needs.
+OVERLAYS = [p for p in READY if p.name not in ("config.schema.yaml", "config.yaml")]
+
+
+def repeated_leaves(overlay: dict, default: dict, path: str = "") -> list[str]:
+    """The keys of an overlay that only repeat the default's value."""
+    same = []
+    for key, value in overlay.items():
+        where = f"{path}.{key}" if path else key
+        if isinstance(value, dict) and isinstance(default.get(key), dict):
+            same += repeated_leaves(value, default[key], where)
+        elif key in default and default[key] == value:
+            same.append(where)
+    return same
+
+
+def test_the_default_config_is_valid():
+    jsonschema.validate(DEFAULT, SCHEMA)
+
+
+@pytest.mark.parametrize("path", OVERLAYS, ids=lambda p: p.name)
+def test_ready_configs_hold_only_what_differs_and_are_valid_once_merged(path):
+    overlay = yaml.safe_load(path.read_text())
+    assert repeated_leaves(overlay, DEFAULT) == []
+    # `--configfile X` is merged over the default config, as Snakemake does
     merged = copy.deepcopy(DEFAULT)
-    update_config(merged, config)
-    assert merged == config, f"{path.name} lacks keys that the default config would leak into it"
+    update_config(merged, overlay)
+    jsonschema.validate(merged, SCHEMA)
+
+
+def test_the_repeated_key_check_finds_a_planted_repeat():
+    overlay = {"seed": 7, "devices": {"host": {"runs": DEFAULT["devices"]["host"]["runs"]}}}
+    assert repeated_leaves(overlay, DEFAULT) == ["devices.host.runs"]
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ import pytest
 from fdi.energy.battery import battery_trace
 from fdi.energy.compute import energy_of_timings, summarise
 from fdi.energy.integrate import best_offset_s, window_energy_j
-from fdi.energy.probes import RaplCounters, RaplProbe
 from fdi.energy.traces import TraceError, read_trace
+from fdi.profile.devices.energy_probes import RaplCounters, RaplProbe
 
 START = 1_790_000_000.0  # 2026-09-21T14:13:20Z
 START_UTC = "2026-09-21T14:13:20Z"
@@ -251,9 +251,9 @@ def test_the_benchmark_reads_rapl_around_each_block_and_the_energy_step_uses_it(
 
     import fake_device
 
-    from fdi import devices
-    from fdi.devices import run_benchmark
-    from fdi.energy import probes
+    from fdi.profile import devices
+    from fdi.profile.devices import energy_probes as probes
+    from fdi.profile.devices import run_benchmark
 
     monkeypatch.setitem(devices.KINDS, "scripted", "fake_device")
     fake_device.reset()
@@ -311,9 +311,9 @@ def test_battery_units_and_sign_are_detected(current, voltage, units):
 def test_rapl_configured_on_a_host_without_it_gives_not_measured_and_no_idle_windows(tmp_path, monkeypatch):
     import fake_device
 
-    from fdi import devices
-    from fdi.devices import run_benchmark
     from fdi.energy.compute import load_summaries
+    from fdi.profile import devices
+    from fdi.profile.devices import run_benchmark
 
     monkeypatch.setitem(devices.KINDS, "scripted", "fake_device")
     fake_device.reset()

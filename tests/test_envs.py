@@ -103,7 +103,8 @@ def test_the_instruments_env_has_what_fdi_benchmark_imports_and_no_tensorflow():
     assert not {n for n in closure if n.startswith("tensorflow") or n in ("keras", "scikit-learn", "scipy")}
     # Everything `fdi benchmark` loads, for each device kind, comes from that env.
     code = (
-        "import sys, json, fdi.cli, fdi.devices, fdi.devices.host, fdi.devices.adb, fdi.devices.ssh;"
+        "import sys, json, fdi.cli, fdi.profile.devices, fdi.profile.devices.host,"
+        " fdi.profile.devices.adb, fdi.profile.devices.ssh;"
         "from ai_edge_litert.interpreter import Interpreter;"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
     )

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fdi.baselines import build_baseline, build_time_model, input_columns
-from fdi.dataset import assign_split, summarise_timings
-from fdi.evaluate import score, table5_markdown
+from fdi.timemodel.baselines import build_baseline, build_time_model, input_columns
+from fdi.timemodel.dataset import assign_split, summarise_timings
+from fdi.timemodel.evaluate import score, table5_markdown
 
 
 def test_score_by_hand():

@@ -5,9 +5,16 @@ import numpy as np
 import pytest
 from real_inputs import family_inputs
 
-from fdi.expand import algorithm2, best_width, expand_network, predict_networks, safe_region, width_limit
-from fdi.families import ORIGINAL_WIDTHS, layers
-from fdi.tree import Condition, Node, TreeLinearRegressor
+from fdi.compress.expand import (
+    algorithm2,
+    best_width,
+    expand_network,
+    predict_networks,
+    safe_region,
+    width_limit,
+)
+from fdi.profile.families import ORIGINAL_WIDTHS, layers
+from fdi.timemodel.tree import Condition, Node, TreeLinearRegressor
 
 CONV = {
     "layer": "cnn",
@@ -131,8 +138,8 @@ def test_expand_network_finds_planted_channel_steps_and_never_predicts_slower():
 def test_widened_network_computes_exactly_the_original(family, widths, new_widths):
     import keras
 
-    from fdi.expand_keras import expand_model, family_of, widths_of
-    from fdi.families import build_keras
+    from fdi.compress.widen_keras import expand_model
+    from fdi.profile.families import build_keras, family_of, widths_of
 
     keras.utils.set_random_seed(3)
     model = build_keras(family, widths, name="original")

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fdi.devices import device_module, litert_timer, run_benchmark
-from fdi.export import build_keras_model, export_shard, fc_graph, to_tflite
-from fdi.features import add_features
+from fdi.profile.devices import device_module, litert_timer, run_benchmark
+from fdi.profile.export import build_keras_model, export_shard, fc_graph, to_tflite
+from fdi.timemodel.features import add_features
 
 COMPONENTS = [
     {"id": "fc-t", "layer": "fc", "in_dim": 37, "out_dim": 11},
@@ -153,7 +153,7 @@ def test_warm_up_lasts_at_least_warmup_min_ms(monkeypatch, tmp_path):
 
 def test_the_instrument_never_imports_tensorflow():
     code = (
-        "import sys, fdi.devices.host as h, fdi.devices, fdi.cli;"
+        "import sys, fdi.profile.devices.host as h, fdi.profile.devices, fdi.cli;"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'tensorflow imported';"
         "assert 'sklearn' not in sys.modules, 'scikit-learn imported';"
         "from ai_edge_litert.interpreter import Interpreter;"

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from fdi import families
-from fdi.export import to_tflite
-from fdi.network import read_keras, read_tflite
-from fdi.space import sample_family_layers, sample_whole_networks
+from fdi.profile import families
+from fdi.profile.export import to_tflite
+from fdi.profile.space import sample_family_layers, sample_whole_networks
+from fdi.timemodel.read_network import read_keras, read_tflite
 
 
 @pytest.mark.parametrize("family", families.FAMILIES)

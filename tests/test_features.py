@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from fdi.features import add_features, fit_columns
+from fdi.timemodel.features import add_features, fit_columns
 
 
 def one(layer: str, **structure) -> pd.Series:
@@ -154,7 +154,7 @@ def test_runtime_x_splits_a_recurrent_layer_into_its_per_step_costs():
 @pytest.mark.parametrize(
     ("layer", "in_dim", "out_dim", "narrow"),
     [
-        # the host's measured pairs (fdi.features): 1000->320 11.5 us, 1000->321 22.3 us
+        # the host's measured pairs (fdi.timemodel.features): 1000->320 11.5 us, 1000->321 22.3 us
         ("fc", 1000, 320, False),  # 320 = 10 x 32
         ("fc", 1000, 321, True),  # remainder 1
         ("fc", 1000, 336, True),  # remainder 16: the 16-column kernel pads 0, the 32 one 16

@@ -9,9 +9,9 @@ import fake_device
 import numpy as np
 import pytest
 
-from fdi import devices
-from fdi.dataset import summarise_timings
-from fdi.devices import passes_wanted, run_benchmark
+from fdi.profile import devices
+from fdi.profile.devices import passes_wanted, run_benchmark
+from fdi.timemodel.dataset import summarise_timings
 from fdi.timings import campaign_summary, settled_pair, settled_time
 
 SETTINGS = {

@@ -1,11 +1,12 @@
-"""fdi.localmin.table and summary on hand-made timings: the same-job control copy sets the noise
-floor, expansions are judged against it, and the summary's medians cover only expanded networks."""
+"""fdi.compress.localmin_experiment.table and summary on hand-made timings: the same-job control
+copy sets the noise floor, expansions are judged against it,
+and the summary's medians cover only expanded networks."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from fdi.localmin import markdown, summary, table
+from fdi.compress.localmin_experiment import markdown, summary, table
 
 
 def _timings(times: dict[str, float]) -> pd.DataFrame:

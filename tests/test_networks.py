@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fdi import families
-from fdi.features import add_features
-from fdi.networks import fit_op_models, networks_summary, predict_network, with_energy
+from fdi.profile import families
+from fdi.timemodel.features import add_features
+from fdi.timemodel.whole_networks import fit_op_models, networks_summary, predict_network, with_energy
 
 
 class PlantedModel:

@@ -3,7 +3,7 @@
 import numpy as np
 from scipy.optimize import nnls as scipy_nnls
 
-from fdi.nnls import nnls, nnls_from_gram
+from fdi.timemodel.nnls import nnls, nnls_from_gram
 
 
 def test_matches_scipy_on_random_problems():

@@ -8,8 +8,8 @@ import sys
 import pandas as pd
 import pytest
 
-from fdi.features import add_features
-from fdi.registry import NoTimeModelError, load_entry, models_of, registry_key
+from fdi.timemodel.features import add_features
+from fdi.timemodel.registry import NoTimeModelError, load_entry, models_of, registry_key
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -19,7 +19,7 @@ def small_network(tmp_path_factory):
     """A Keras network of every modelled type (and one that is not), plus its .tflite export."""
     import keras
 
-    from fdi.export import to_tflite
+    from fdi.profile.export import to_tflite
 
     folder = tmp_path_factory.mktemp("net")
     inputs = keras.Input(shape=(16, 16, 3), batch_size=1)

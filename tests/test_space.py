@@ -1,14 +1,17 @@
 """Seeded sampling inside the Table 2 scope."""
 
+import copy
 from pathlib import Path
 
 import pytest
 import yaml
+from snakemake.utils import update_config
 
-from fdi.space import ScopeError, conv_output_size, sample_networks, sample_scope, shard_count
+from fdi.profile.space import ScopeError, conv_output_size, sample_networks, sample_scope, shard_count
 
 DEFAULT = yaml.safe_load(Path("config/config.yaml").read_text())
-PAPER = yaml.safe_load(Path("config/paper.yaml").read_text())
+PAPER = copy.deepcopy(DEFAULT)  # config/paper.yaml merged over the default, as Snakemake does
+update_config(PAPER, yaml.safe_load(Path("config/paper.yaml").read_text()))
 
 
 def test_sampling_is_deterministic_and_per_layer_independent():

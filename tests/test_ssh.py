@@ -8,10 +8,10 @@ import pytest
 from fake_adb import stand_in_benchmark_model
 
 from conftest import board_settings
-from fdi.devices import run_benchmark
-from fdi.devices.litert_timer import load_interpreter
-from fdi.devices.ssh import SshDeviceError, check_settings
-from fdi.export import export_shard
+from fdi.profile.devices import run_benchmark
+from fdi.profile.devices.litert_timer import load_interpreter
+from fdi.profile.devices.ssh import SshDeviceError, check_settings
+from fdi.profile.export import export_shard
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,10 @@ import time
 import numpy as np
 import pytest
 
+from fdi.profile.families import inputs_of
 from fdi.tasks import artefact
 from fdi.tasks.prepare import prepare
-from fdi.tasks.train import export_trained, inputs_of, train
+from fdi.tasks.train import export_trained, train
 
 TINY_VGG = [8, 8, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 64, 64]
 SETTINGS = {"family": "vgg", "data": "digits", "widths": TINY_VGG, "epochs": 1, "batch_size": 16, "seed": 0}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from fdi.tree import Condition, TreeLinearRegressor
+from fdi.timemodel.tree import Condition, TreeLinearRegressor
 
 SPLIT = ("in_channel", "out_channel", "mem", "param_size")
 FIT = ("flops", "mem", "param_size")

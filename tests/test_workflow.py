@@ -9,10 +9,10 @@ import yaml
 from fake_adb import FakeAdbServer, FakeDevice, stand_in_benchmark_model
 
 from conftest import board_settings, job_counts, planned_jobs, snakemake
-from fdi.adaptive import shard_count
-from fdi.space import sample_scope
+from fdi.profile.space import sample_scope
+from fdi.timemodel.adaptive import shard_count
+from fdi.timemodel.tree import TreeLinearRegressor
 from fdi.timings import pass_value
-from fdi.tree import TreeLinearRegressor
 
 
 def test_table5_has_every_layer_metric_and_model(tiny_run):

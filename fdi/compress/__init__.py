@@ -1,2 +1,3 @@
 """DeepIoT's structure compression, steered by a device's time model (SPEC §3): the masked critic,
-the compressor, the objectives, extraction of the kept elements, the search loop and the tables."""
+the compressor, the objectives, extraction of the kept elements, the search loop and the tables;
+Algorithm 2 (expand) with its lossless widening (widen_keras) and the localMin experiment."""

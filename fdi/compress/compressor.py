@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from fdi.expand_keras import width_roles
-from fdi.families import WIDTH_NAMES
+from fdi.profile.families import WIDTH_NAMES, width_roles
 
 
 def width_matrices(model: Any, family: str) -> list[Any]:

@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from fdi.expand_keras import family_of, width_roles, widths_of
-from fdi.families import build_keras
+from fdi.profile.families import build_keras, family_of, width_roles, widths_of
 
 
 def _kept_inputs(fan_in: int, channels: int, kept: np.ndarray) -> np.ndarray:

@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fdi.compress.expand import expand_network
 from fdi.compress.objectives import layer_totals, parameter_fraction
-from fdi.expand import expand_network
-from fdi.expand_keras import expand_model, family_of, widths_of
-from fdi.tasks.train import inputs_of
+from fdi.compress.widen_keras import expand_model
+from fdi.profile.families import family_of, inputs_of, reports_top5, widths_of
 
 TimeModels = tuple[dict[str, Any], dict[str, tuple[float, float]]]
-"""A device's layer time models and its op models (fdi.networks)."""
+"""A device's layer time models and its op models (fdi.timemodel.whole_networks)."""
 
 FINETUNE_DEFAULTS = {"epochs": 2, "learning_rate": 5e-4, "batch_size": 128, "seed": 0, "schedule": "cosine"}
 
@@ -49,7 +49,7 @@ def evaluate(model: Any, arrays: dict[str, np.ndarray], family: str) -> dict[str
     probabilities = model.predict(inputs if len(inputs) > 1 else inputs[0], batch_size=256, verbose=0)
     labels = arrays["y_test"]
     result = {"test_accuracy": float(np.mean(np.argmax(probabilities, axis=1) == labels))}
-    if family == "vgg":
+    if reports_top5(family):
         top5 = np.argsort(probabilities, axis=1)[:, -5:]
         result["test_top5"] = float(np.mean((top5 == labels[:, None]).any(axis=1)))
     return result
@@ -109,8 +109,8 @@ def fine_tune(
 
 def export(model: Any, family: str, path: Path) -> None:
     """The network at batch 1 (the timed form) as a .tflite graph."""
-    from fdi.export import to_tflite
-    from fdi.families import build_keras
+    from fdi.profile.export import to_tflite
+    from fdi.profile.families import build_keras
 
     single = build_keras(
         family,
@@ -256,7 +256,7 @@ def localmin(
     (every width 1, then Algorithm 2), an untrained network timed for its execution time only."""
     import keras
 
-    from fdi.families import build_keras
+    from fdi.profile.families import build_keras
     from fdi.tasks import artefact
 
     variant = f"deepiot_localmin_{device}"

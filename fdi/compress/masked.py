@@ -1,6 +1,6 @@
 """The critic: a family network run with a keep mask on every hidden element (SPEC §3).
 
-Each width of a family (fdi.families.WIDTH_NAMES) gets one mask row per example: conv filters and
+Each width of a family (fdi.profile.families.WIDTH_NAMES) gets one mask row per example: conv filters and
 FC units are multiplied by it after their ReLU; a GRU unit's new state is multiplied by it at
 every step, so a dropped unit's state stays zero and never reaches the other units through the
 recurrent weights. The masked network therefore computes exactly what the network holding only
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fdi.families import DEEPSENSE_SENSORS, VGG_BLOCKS
+from fdi.profile.families import DEEPSENSE_SENSORS, VGG_BLOCKS
 
 
 def masked_gru(layer: Any, inputs: Any, mask: Any) -> Any:
@@ -39,36 +39,48 @@ def masked_gru(layer: Any, inputs: Any, mask: Any) -> Any:
     return tf.stack(states, axis=1)
 
 
-def masked_forward(model: Any, family: str, inputs: Sequence[Any], masks: Sequence[Any]) -> Any:
-    """The class probabilities of `model` (a family network) on `inputs` under per-example `masks`,
-    one (batch, width) array per width of the family."""
+def _channels(x: Any, mask: Any) -> Any:
+    """Conv feature maps (batch, ..., channels) times a per-example channel mask (batch, channels)."""
     import tensorflow as tf
 
-    def channels(x: Any, mask: Any) -> Any:
-        return x * tf.reshape(mask, (-1, *([1] * (len(x.shape) - 2)), mask.shape[-1]))
+    return x * tf.reshape(mask, (-1, *([1] * (len(x.shape) - 2)), mask.shape[-1]))
 
-    if family == "vgg":
-        x, position = inputs[0], 0
-        for block, (_, convs) in enumerate(VGG_BLOCKS):
-            for i in range(convs):
-                x = channels(model.get_layer(f"conv{block + 1}_{i + 1}")(x), masks[position])
-                position += 1
-            x = model.get_layer(f"pool{block + 1}")(x)
-        x = model.get_layer("flatten")(x)
-        x = model.get_layer("fc1")(x) * masks[-2]
-        x = model.get_layer("fc2")(x) * masks[-1]
-        return model.get_layer("fc3")(x)
-    if family != "deepsense":
-        raise ValueError(f"unknown network family {family!r}")
+
+def _vgg_forward(model: Any, inputs: Sequence[Any], masks: Sequence[Any]) -> Any:
+    x, position = inputs[0], 0
+    for block, (_, convs) in enumerate(VGG_BLOCKS):
+        for i in range(convs):
+            x = _channels(model.get_layer(f"conv{block + 1}_{i + 1}")(x), masks[position])
+            position += 1
+        x = model.get_layer(f"pool{block + 1}")(x)
+    x = model.get_layer("flatten")(x)
+    x = model.get_layer("fc1")(x) * masks[-2]
+    x = model.get_layer("fc2")(x) * masks[-1]
+    return model.get_layer("fc3")(x)
+
+
+def _deepsense_forward(model: Any, inputs: Sequence[Any], masks: Sequence[Any]) -> Any:
     branches = []
     for sensor, x in zip(DEEPSENSE_SENSORS, inputs, strict=True):
         for i in range(3):
-            x = channels(model.get_layer(f"{sensor}_conv{i + 1}")(x), masks[i])
+            x = _channels(model.get_layer(f"{sensor}_conv{i + 1}")(x), masks[i])
         branches.append(model.get_layer(f"{sensor}_rows")(x))
     x = model.get_layer("merge_plane")(model.get_layer("stack_sensors")(branches))
     for i in range(3):
-        x = channels(model.get_layer(f"merge{i + 1}")(x), masks[3 + i])
+        x = _channels(model.get_layer(f"merge{i + 1}")(x), masks[3 + i])
     x = model.get_layer("to_sequence")(x)
     for i in range(2):
         x = masked_gru(model.get_layer(f"gru{i + 1}"), x, masks[6 + i])
     return model.get_layer("output")(model.get_layer("mean_over_time")(x))
+
+
+# Each family's forward pass through its own layers (fdi.profile.families' layout), masks applied.
+_FORWARD = {"vgg": _vgg_forward, "deepsense": _deepsense_forward}
+
+
+def masked_forward(model: Any, family: str, inputs: Sequence[Any], masks: Sequence[Any]) -> Any:
+    """The class probabilities of `model` (a family network) on `inputs` under per-example `masks`,
+    one (batch, width) array per width of the family."""
+    if family not in _FORWARD:
+        raise ValueError(f"unknown network family {family!r}; known: {', '.join(_FORWARD)}")
+    return _FORWARD[family](model, inputs, masks)

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fdi.expand import predict_networks
-from fdi.families import layers
-from fdi.features import add_features
+from fdi.compress.expand import predict_networks
+from fdi.profile.families import layers
+from fdi.timemodel.features import add_features
 
 TERMS = ("none", "params", "flops", "time")
 

@@ -18,15 +18,11 @@ point or after `iterations`; then, if targets are left, the structure it ended a
 point (target None). Its state is saved every `checkpoint_every` iterations; a killed job
 resumes there.
 
-`search_seeds` runs the search once per seed of `seeds` (each in its own `seed-S/` directory, a
-finished one kept) and merges their points into one curve: how far a search gets at a given
-accuracy moves with its seed as much as with its objective, so a variant is judged on the union
-of a few searches, every variant under the same seeds.
+(fdi.compress.search_seeds runs it once per seed and merges the curves.)
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -40,8 +36,7 @@ from fdi.compress.compressor import Compressor, width_matrices
 from fdi.compress.extract import extract_model
 from fdi.compress.masked import masked_forward
 from fdi.compress.objectives import StructureCost, parameter_fraction
-from fdi.expand_keras import widths_of
-from fdi.families import WIDTH_NAMES
+from fdi.profile.families import WIDTH_NAMES, inputs_of, widths_of
 
 DEFAULTS: dict[str, Any] = {
     "objective": "none",
@@ -212,7 +207,6 @@ def validation_split(
 ) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray]:
     """Training inputs and labels, and a validation slice of the training data (the test split
     stays untouched until the curve's points are judged)."""
-    from fdi.tasks.train import inputs_of
 
     inputs, labels = inputs_of(arrays, family, "train"), arrays["y_train"]
     order = np.random.default_rng(seed).permutation(len(labels))
@@ -391,71 +385,3 @@ def search(
     checkpoint.unlink(missing_ok=True)
     return result
 
-
-def search_seeds(
-    original_path: Path,
-    data_path: Path,
-    family: str,
-    settings: dict[str, Any],
-    out_dir: Path,
-    cost_models: tuple[dict[str, Any], dict[str, tuple[float, float]]] | None = None,
-    log: Callable[[str], None] = print,
-    inputs_digest: str = "",
-) -> dict[str, Any]:
-    """One search per seed of `settings["seeds"]` (else the one `seed`) under
-    `out_dir/seed-S/`, then `out_dir/search.json`: every search's points in seed order, each
-    with its `seed` and its network's `path` (relative to `out_dir`); the per-seed results under
-    `searches`. A seed's finished search (or its checkpoint) is kept only if it was made from the
-    same inputs: `inputs_digest` (of the original, the data and the time models; see
-    `fdi.compress.commands`) and the seed's settings, recorded in `seed-S/inputs.sha256`. So a
-    killed job redoes only the rest and a seed added to the list costs only its own search, while
-    a changed setting, original or time model searches again."""
-    import shutil
-
-    settings = settings_with_defaults(settings)
-    seeds = [int(s) for s in settings.pop("seeds", None) or [settings["seed"]]]
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"search seeds must differ, got {seeds}")
-    out_dir = Path(out_dir)
-    searches, points = {}, []
-    for number, seed in enumerate(seeds, 1):
-        seed_dir, seed_settings = out_dir / f"seed-{seed}", {**settings, "seed": seed}
-        digest = hashlib.sha256(
-            (inputs_digest + json.dumps(seed_settings, sort_keys=True)).encode()
-        ).hexdigest()
-        record = seed_dir / "inputs.sha256"
-        recorded = record.read_text().strip() if record.exists() else None
-        if seed_dir.exists() and recorded != digest:
-            log(f"search seed {seed}: made from other inputs or settings; searching again")
-            shutil.rmtree(seed_dir)
-        if (seed_dir / "search.json").exists():
-            result = json.loads((seed_dir / "search.json").read_text())
-            log(f"search seed {seed} ({number}/{len(seeds)}): already searched")
-        else:
-            log(f"search seed {seed} ({number}/{len(seeds)})")
-            seed_dir.mkdir(parents=True, exist_ok=True)
-            record.write_text(digest + "\n")
-            result = search(original_path, data_path, family, seed_settings, seed_dir, cost_models, log)
-        searches[str(seed)] = result
-        points += [
-            {**point, "seed": seed, "path": f"seed-{seed}/points/target-{k}.keras"}
-            for k, point in enumerate(result["points"])
-        ]
-    first = searches[str(seeds[0])]
-    merged = {
-        "family": family,
-        "original_widths": first["original_widths"],
-        "targets": first["targets"],
-        "seeds": seeds,
-        "points": points,
-        # the targets no search reached (each search's own are under `searches`)
-        "unreached_targets": [
-            t for t in first["targets"] if all(t in r["unreached_targets"] for r in searches.values())
-        ],
-        "settings": {**settings, "seeds": seeds},
-        "data": first["data"],
-        "searches": searches,
-    }
-    with replacing(out_dir / "search.json") as partial:
-        partial.write_text(json.dumps(merged, indent=1) + "\n")
-    return merged

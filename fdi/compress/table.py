@@ -1,7 +1,7 @@
 """Tables 6 and 8 and Figure 5: every variant's curve, measured on every device, and each
 variant's pick (the most compressed point that keeps the original's test accuracy).
 
-The measured time of a graph is the instrument's (fdi.dataset.summarise_timings: the mean of its
+The measured time of a graph is the instrument's (fdi.timemodel.dataset.summarise_timings: the mean of its
 two fastest passes once they agree); `spread` is how far those two are apart, the uncertainty
 the time rests on (disturbed passes above them only slow and are set aside). The trained
 original is timed in the same job, so reductions are against a measurement taken under the same
@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fdi.dataset import summarise_timings
-from fdi.expand import predict_networks
-from fdi.families import WIDTH_NAMES
+from fdi.compress.expand import predict_networks
+from fdi.profile.families import WIDTH_NAMES
+from fdi.timemodel.dataset import summarise_timings
 
 TABLE_NUMBER = {"vgg": 6, "deepsense": 8}
 

@@ -1,3 +1,3 @@
-"""Energy per inference: in-band probes (RAPL, a phone's battery gauge), external meters' traces,
-and their integration over the benchmark's timed blocks. Imports nothing heavy at package level:
-fdi.energy.probes runs inside the measuring instrument."""
+"""Energy per inference: external meters' traces and in-band readings (RAPL, a phone's battery
+gauge, taken during the benchmark by fdi.profile.devices.energy_probes), integrated over the
+benchmark's timed blocks."""

@@ -1,8 +1,9 @@
 """Energy per inference for one timings file: windows from the benchmark, power from its source.
 
 The source is the device's `energy.source`: `rapl` and `battery` readings are in the timings rows
-themselves (fdi.energy.probes); `pymonsoon`, `powertool` and `csv` come from trace files listed in
-the config (fdi.energy.traces), each checked for coverage and clock offset against the windows.
+themselves (fdi.profile.devices.energy_probes); `pymonsoon`, `powertool` and `csv` come from
+trace files listed in the config (fdi.energy.traces), each checked for coverage and clock offset
+against the windows.
 The result has one row per timed block (energy_j over its window, its mean power, the idle power
 subtracted, the time per inference, energy_mj per inference); `summarise` gives per graph the
 median over its passes and their spread.
@@ -19,8 +20,8 @@ import pandas as pd
 
 from fdi.energy.battery import battery_trace
 from fdi.energy.integrate import check_offset, per_inference, window_energy_j
-from fdi.energy.probes import EXTERNAL_SOURCES, energy_settings
 from fdi.energy.traces import Trace, TraceError, read_trace
+from fdi.profile.devices.energy_probes import EXTERNAL_SOURCES, energy_settings
 from fdi.timings import IDLE_ID, pass_value
 
 COLUMNS = [

@@ -1,6 +1,6 @@
 """The trained tasks' row in the whole-network comparison: accuracy beside measured and predicted
-time, computed by fdi.networks exactly as for the random-width networks (same time models, same
-in-network term fitted on the campaign's calibration networks)."""
+time, computed by fdi.timemodel.whole_networks exactly as for the random-width networks (same time
+models, same in-network term fitted on the campaign's calibration networks)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Train a family's network on a prepared task artefact, seeded and resumable.
 
-The network is fdi.families' builder at the task's widths (batch free for training), so the
+The network is fdi.profile.families' builder at the task's widths (batch free for training), so the
 trained model is exactly what the time models predict and the compressor widens or narrows.
 Seeding (`keras.utils.set_random_seed` and TensorFlow's deterministic ops) makes a rerun of the
 same config on the same CPU give the same weights. Keras's BackupAndRestore keeps the last
@@ -15,16 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from fdi.profile.families import inputs_of, reports_top5
 from fdi.tasks import artefact
-
-
-def inputs_of(arrays: dict[str, np.ndarray], family: str, split: str) -> list[np.ndarray]:
-    """The network's inputs for one split: images scaled to [0, 1], or the two sensors' planes."""
-    if family == "vgg":
-        return [arrays[f"x_{split}"].astype(np.float32) / 255.0]
-    return [arrays[f"acc_{split}"], arrays[f"gyro_{split}"]]
 
 
 def _epoch_logger(epochs: int) -> Any:
@@ -66,7 +58,7 @@ def train(
     import keras
     import tensorflow as tf
 
-    from fdi.families import build_keras
+    from fdi.profile.families import build_keras
 
     arrays, record = artefact.load(data)
     family, seed = settings["family"], int(settings.get("seed", 0))
@@ -75,7 +67,7 @@ def train(
     classes = len(record["classes"])
     model = build_keras(family, settings["widths"], name=task, batch_size=None, classes=classes)
     metrics: list[Any] = ["accuracy"]
-    if family == "vgg":
+    if reports_top5(family):
         metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"))
     model.compile(
         optimizer=keras.optimizers.Adam(float(settings.get("learning_rate", 1e-3))),
@@ -140,9 +132,8 @@ def export_trained(model_path: Path, task: str, family: str, out_graph: Path) ->
     """The trained network at batch 1 (the timed form), converted to .tflite; returns its widths."""
     import keras
 
-    from fdi.expand_keras import widths_of
-    from fdi.export import to_tflite
-    from fdi.families import build_keras
+    from fdi.profile.export import to_tflite
+    from fdi.profile.families import build_keras, widths_of
 
     trained = keras.models.load_model(model_path, compile=False)
     widths = widths_of(trained, family)

@@ -1,0 +1,5 @@
+"""`python -m fdi.cli`: the same as the `fdi` command."""
+
+from fdi.cli import main
+
+main()

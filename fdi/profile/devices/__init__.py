@@ -1,0 +1,328 @@
+"""Device kinds behind one small protocol, and the campaign loop that checkpoints every timing.
+
+A kind module offers `session(settings)`: a context manager yielding an object with
+`fingerprint` (a dict) and `time(graph) -> dict` (one pass over one graph: `runs_ms`, the time of
+every run, plus any statistics the device reports itself). Device-specific code lives only in
+this package, and kind modules are imported lazily, so timing on one kind never loads another
+kind's dependencies.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from fdi.atomic import replacing
+from fdi.profile.devices.energy_probes import energy_settings, open_probe
+from fdi.timings import IDLE_ID, REFERENCE_ID, campaign_summary, pass_value, passes_wanted
+
+__all__ = [
+    "IDLE_ID",
+    "KINDS",
+    "REFERENCE_ID",
+    "device_module",
+    "pass_value",
+    "passes_wanted",
+    "run_benchmark",
+]
+
+KINDS = {kind: f"fdi.profile.devices.{kind}" for kind in ("host", "adb", "ssh")}
+
+
+def device_module(kind: str) -> Any:
+    if kind not in KINDS:
+        raise ValueError(f"unknown device kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}")
+    return importlib.import_module(KINDS[kind])
+
+
+CHECKPOINT_S = 2.0  # timings are written to the partial file at most this far apart
+GATE_FIRST_WAIT_S = 0.25  # the gate's first wait; it doubles up to GATE_LONGEST_WAIT_S
+GATE_LONGEST_WAIT_S = 4.0
+GATE_FLOOR_QUANTILE = 0.05  # of the reference's timings: its quiet state, once ...
+GATE_FLOOR_AFTER = 20  # ... it has been timed this often (before: its fastest)
+
+
+def _partial_path(out: Path) -> Path:
+    return out.with_name(out.name.removesuffix(".parquet") + ".partial.parquet")
+
+
+def _save_partial(records: list[dict[str, Any]], partial: Path) -> None:
+    """Write the timings taken so far; all at once, so a kill mid-write keeps the previous file."""
+    with replacing(partial) as temporary:
+        pd.DataFrame(records).to_parquet(temporary, index=False)
+
+
+def _resume(partial: Path, settings_json: str) -> list[dict[str, Any]]:
+    """Timings a previous, interrupted run of the same job measured with the same settings."""
+    if not partial.exists():
+        return []
+    kept = pd.read_parquet(partial)
+    if kept.empty or (kept.settings != settings_json).any():
+        partial.unlink()
+        return []
+    return kept.to_dict("records")
+
+
+def run_benchmark(
+    device: str,
+    settings: dict[str, Any],
+    graphs: Path | list[Path],
+    out: Path,
+    reference: Path | None = None,
+) -> pd.DataFrame:
+    """Time every graph (a directory of `.tflite`, or a list) on one device; write Parquet.
+
+    The instrument measures through disturbance (see fdi.timings for why). Every graph gets
+    `repeats` passes in rounds (all graphs, then all again, so a graph's passes are taken at
+    different times); a graph whose two fastest passes do not yet agree within `agree_tolerance`
+    gets further rounds, up to `max_passes`; a round starts at least `min_pass_gap_s` after the
+    previous one did, so that even a short job's passes of one graph sample different machine
+    states. If `reference` is given, that fixed graph is timed every `reference_every` passes
+    (stored under the id "reference") and gates the next pass: while it runs more than
+    `gate_tolerance` slower than its fastest in this job, the machine is in a spell, and the job
+    waits (0.25 s, doubling up to 4 s) and times it again, at most `gate_max_wait_s` before one
+    pass and `wait_budget_s` over the job, so a device that never quiets still ends. A session
+    with a `quick_time(graph)` method (the host: a kept interpreter, a few invocations) times the
+    reference cheaply; others take a full pass. Each component row records `waited_s` and
+    `gate_ratio` (the reference's last timing over its floor).
+
+    Every row carries the device name, its fingerprint (as JSON) and its wall-clock window (UTC
+    seconds since the epoch). Timings are checkpointed beside `out` as they are taken (at most
+    CHECKPOINT_S apart); if the job fails (a phone unplugged, say), its rerun measures only the rest.
+    """
+    module = device_module(settings["kind"])
+    if isinstance(graphs, list):
+        # A list is timed in its own order (duplicates dropped): graphs compared with each other
+        # (an original, its copy, its expansions) sit side by side, seconds apart in every round.
+        graph_list = list(dict.fromkeys(Path(g) for g in graphs))
+    else:
+        graph_list = sorted(Path(graphs).glob("*.tflite"))
+    if not graph_list:
+        raise FileNotFoundError(f"{graphs}: no .tflite graphs to benchmark")
+    if any(g.stem in (REFERENCE_ID, IDLE_ID) for g in graph_list):
+        raise ValueError(f"a graph may not be named {REFERENCE_ID!r} or {IDLE_ID!r}: those ids are taken")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = _partial_path(out)
+    settings_json = json.dumps(settings, sort_keys=True)
+    records = _resume(partial, settings_json)
+    statistic = settings.get("statistic", "median")
+    values: dict[str, list[float]] = {g.stem: [] for g in graph_list}
+    for record in records:
+        if record["id"] in values:
+            values[record["id"]].append(pass_value(record, statistic))
+    if records:
+        print(f"{device}: resuming, {len(records)} timings kept from an interrupted run")
+    todo = [g for g in graph_list if passes_wanted(values[g.stem], settings)]
+    if not todo:
+        return _finish(records, out, partial, device, settings)
+    try:
+        _measure(module, device, settings, settings_json, graph_list, values, records, partial, reference)
+    except BaseException:
+        if records:  # keep every timing taken, whatever stopped the job
+            _save_partial(records, partial)
+        raise
+    return _finish(records, out, partial, device, settings)
+
+
+def _measure(
+    module: Any,
+    device: str,
+    settings: dict[str, Any],
+    settings_json: str,
+    graph_list: list[Path],
+    values: dict[str, list[float]],
+    records: list[dict[str, Any]],
+    partial: Path,
+    reference: Path | None,
+) -> None:
+    """The rounds of passes (see run_benchmark); appends to `records` and `values` in place."""
+    statistic = settings.get("statistic", "median")
+    every = int(settings.get("reference_every", 0) or 0)
+    todo = [g for g in graph_list if passes_wanted(values[g.stem], settings)]
+    energy = energy_settings(settings)
+    with module.session(settings) as session, open_probe(settings, session) as probe:
+        fingerprint = json.dumps(
+            {**session.fingerprint, **(probe.describe() if probe else {"energy_source": "none"})},
+            sort_keys=True,
+        )
+        last_checkpoint = time.monotonic()
+
+        def record(row: dict[str, Any], start: tuple[float, float], token: Any) -> dict[str, Any]:
+            """Append a row with its window (UTC and monotonic) and the probe's reading over it."""
+            nonlocal last_checkpoint
+            window = {
+                "start_unix_s": start[0],
+                "end_unix_s": time.time(),
+                "start_monotonic_s": start[1],
+                "end_monotonic_s": time.monotonic(),
+            }
+            reading = probe.end(token) if probe else {}
+            records.append(
+                {**row, **window, **reading, "fingerprint": fingerprint, "settings": settings_json}
+            )
+            # Checkpoint at most every CHECKPOINT_S: rewriting a growing file after every pass
+            # would cost more than the passes themselves on a long job.
+            if time.monotonic() - last_checkpoint >= CHECKPOINT_S:
+                _save_partial(records, partial)
+                last_checkpoint = time.monotonic()
+            return records[-1]
+
+        def take(
+            graph: Path, graph_id: str, role: str, repeat: int, timer: Any = session.time, **extra: Any
+        ) -> dict[str, Any]:
+            token = probe.begin() if probe else None
+            start = (time.time(), time.monotonic())
+            timing = timer(graph)
+            runs = len(timing.get("runs_ms") or []) or timing.get("count")
+            row = {"device": device, "id": graph_id, "role": role, "repeat": repeat, **timing, "runs": runs}
+            row.update(extra)
+            taken = record(row, start, token)
+            if probe and energy["idle"] == "block" and role == "component":
+                idle(taken["end_unix_s"] - taken["start_unix_s"])
+            return taken
+
+        def idle(seconds: float) -> None:
+            """A window in which nothing of ours runs: the baseline the energy step subtracts."""
+            token = probe.begin() if probe else None
+            start = (time.time(), time.monotonic())
+            time.sleep(seconds)
+            repeat = sum(1 for r in records if r["id"] == IDLE_ID)
+            record({"device": device, "id": IDLE_ID, "role": IDLE_ID, "repeat": repeat}, start, token)
+
+        if probe and energy["idle"] == "job":
+            idle(float(energy["idle_s"]))
+
+        gate = _Gate(settings, [r for r in records if r["id"] == REFERENCE_ID], statistic)
+
+        quick_time = getattr(session, "quick_time", None) or session.time
+
+        def time_reference() -> None:
+            taken = take(Path(reference), REFERENCE_ID, "reference", gate.count, timer=quick_time)
+            gate.add(pass_value(taken, statistic))
+
+        since_reference = every  # a reference timing first
+        round_number = 0
+        progress = tqdm(desc=f"benchmark {device}", unit="pass")
+        gap = float(settings.get("min_pass_gap_s", 0) or 0)
+        round_started = None
+        while todo:
+            round_number += 1
+            if round_number > 1:
+                print(f"{device}: round {round_number}, {len(todo)} graphs not settled yet")
+            # A graph's passes must be far enough apart in time to see different machine states:
+            # in a short job, the next round waits until `min_pass_gap_s` after the last began.
+            if round_started is not None and time.monotonic() - round_started < gap:
+                time.sleep(gap - (time.monotonic() - round_started))
+            round_started = time.monotonic()
+            for graph in todo:
+                waited = 0.0
+                if reference is not None and every and since_reference >= every:
+                    time_reference()
+                    since_reference = 0
+                    waited = gate.wait_out_spell(time_reference)
+                taken = take(
+                    graph,
+                    graph.stem,
+                    "component",
+                    len(values[graph.stem]),
+                    waited_s=waited,
+                    gate_ratio=gate.ratio,
+                )
+                values[graph.stem].append(pass_value(taken, statistic))
+                since_reference += 1
+                progress.update()
+            todo = [g for g in graph_list if passes_wanted(values[g.stem], settings)]
+        if reference is not None and every:
+            time_reference()
+        if probe and energy["idle"] == "job":
+            idle(float(energy["idle_s"]))
+        progress.close()
+
+
+class _Gate:
+    """The reference graph as a gate: its floor in the job is the machine's quiet state; a timing
+    more than `gate_tolerance` above it means a spell, which the job waits out."""
+
+    def __init__(self, settings: dict[str, Any], kept: list[dict[str, Any]], statistic: str) -> None:
+        tolerance = settings.get("gate_tolerance")
+        self.tolerance = None if tolerance is None else float(tolerance)
+        self.max_wait_s = float(settings.get("gate_max_wait_s", 30.0))
+        self.budget_s = float(settings.get("wait_budget_s", 300.0))
+        self.spent_s = 0.0
+        self.values = [pass_value(r, statistic) for r in kept]
+        self.count = len(self.values)
+
+    def add(self, value: float) -> None:
+        self.values.append(value)
+        self.count += 1
+
+    @property
+    def floor(self) -> float:
+        """The machine's quiet state: the fastest reference timing while there are few, then
+        their GATE_FLOOR_QUANTILE (one rare fast timing must not make every other one a spell)."""
+        if len(self.values) < GATE_FLOOR_AFTER:
+            return min(self.values)
+        return float(np.quantile(self.values, GATE_FLOOR_QUANTILE))
+
+    @property
+    def ratio(self) -> float:
+        """The last reference timing over the floor (NaN before any)."""
+        return self.values[-1] / self.floor if self.values else float("nan")
+
+    def wait_out_spell(self, time_reference: Any) -> float:
+        """Wait while the reference runs slow, within the limits; the seconds waited."""
+        waited, pause = 0.0, GATE_FIRST_WAIT_S
+        while (
+            self.tolerance is not None
+            and self.ratio > 1 + self.tolerance
+            and waited < self.max_wait_s
+            and self.spent_s < self.budget_s
+        ):
+            pause = min(pause, self.max_wait_s - waited, self.budget_s - self.spent_s)
+            time.sleep(pause)
+            waited += pause
+            self.spent_s += pause
+            pause = min(2 * pause, GATE_LONGEST_WAIT_S)
+            time_reference()
+        return waited
+
+
+def _finish(
+    records: list[dict[str, Any]], out: Path, partial: Path, device: str, settings: dict[str, Any]
+) -> pd.DataFrame:
+    timings = pd.DataFrame(records).drop(columns="settings")
+    timings.to_parquet(out, index=False)
+    partial.unlink(missing_ok=True)
+    _report(timings, device, settings)
+    return timings
+
+
+def _report(timings: pd.DataFrame, device: str, settings: dict[str, Any]) -> None:
+    """Say in the job's log what the job went through, and name what never settled."""
+    summary = campaign_summary(timings, settings)
+    if summary.empty:
+        return
+    row = summary.iloc[0]
+    print(
+        f"{device}: {row.graphs} graphs, {row.passes} passes ({row.passes_beyond_repeats} beyond the "
+        f"{settings.get('repeats')} asked), {row.passes_waited} passes waited {row.wait_s:.1f} s for the "
+        f"reference to quiet; reference over its fastest: median +{row.reference_p50:.1%}, "
+        f"90th percentile +{row.reference_p90:.1%}, max +{row.reference_max:.1%}"
+    )
+    if row.unsettled:
+        names = row.unsettled_ids.split()
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        print(
+            f"{device}: {row.unsettled} graphs never settled (two fastest passes within "
+            f"{settings.get('agree_tolerance')}) in {settings.get('max_passes')} passes: {shown}",
+            file=sys.stderr,
+        )

@@ -1,0 +1,102 @@
+"""The `host` device: this machine's CPU through LiteRT's Python interpreter.
+
+This module is the measuring instrument. It imports LiteRT only (never TensorFlow, whose import
+alone takes seconds and starts threads), runs with a fixed thread count and, optionally, pinned
+to a set of cores. Each component is timed in `repeats` independent passes (a fresh interpreter
+each), by `fdi.profile.devices.litert_timer` (the same code the `ssh` kind runs on a board).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from fdi.profile.devices.litert_timer import (
+    load_interpreter,
+    prepared_interpreter,
+    time_graph,
+    timed_invocations,
+)
+
+QUICK_RUNS = 5  # invocations of a kept interpreter in one quick timing (the reference as a gate)
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
+
+
+def _cpu_model() -> str:
+    for line in (_read("/proc/cpuinfo") or "").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def fingerprint(settings: dict[str, Any]) -> dict[str, Any]:
+    """What the timings were measured on; written beside every timing."""
+    cpufreq = "/sys/devices/system/cpu/cpu0/cpufreq"
+    return {
+        "device_kind": "host",
+        "cpu_model": _cpu_model(),
+        "machine": platform.machine(),
+        "logical_cores": os.cpu_count(),
+        "os": platform.platform(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "runtime": load_interpreter()[1],
+        "runtime_version": load_interpreter()[2],
+        "threads": int(settings["threads"]),
+        "cpu_affinity": sorted(os.sched_getaffinity(0)),
+        "governor": _read(f"{cpufreq}/scaling_governor") or "unreadable",
+        "cur_freq_khz": _read(f"{cpufreq}/scaling_cur_freq") or "unreadable",
+        "max_freq_khz": _read(f"{cpufreq}/cpuinfo_max_freq") or "unreadable",
+    }
+
+
+class HostSession:
+    """Timing on this machine: the fingerprint, and one pass over one graph at a time."""
+
+    runs_here = True  # its energy is this machine's (RAPL)
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self.fingerprint = fingerprint(settings)
+        self._kept: dict[Path, Any] = {}
+
+    def quick_time(self, graph: Path) -> dict[str, Any]:
+        """A few invocations of an interpreter kept for the session (warm after its first use):
+        about a millisecond for the reference graph, cheap enough to gate every pass."""
+        if graph not in self._kept:
+            self._kept[graph] = prepared_interpreter(graph, self.settings["threads"])
+            self._kept[graph].invoke()
+        return {"runs_ms": timed_invocations(self._kept[graph], QUICK_RUNS)}
+
+    def time(self, graph: Path) -> dict[str, Any]:
+        settings = self.settings
+        runs = time_graph(
+            graph,
+            settings["threads"],
+            settings["warmup_runs"],
+            settings["runs"],
+            settings.get("warmup_min_ms", 0.0),
+        )
+        return {"runs_ms": runs}
+
+
+@contextmanager
+def session(settings: dict[str, Any]) -> Iterator[HostSession]:
+    """Pin the process to `cpu_affinity` (if set) for the campaign, then restore it."""
+    previous = os.sched_getaffinity(0)
+    if settings.get("cpu_affinity"):
+        os.sched_setaffinity(0, settings["cpu_affinity"])
+    try:
+        yield HostSession(settings)
+    finally:
+        os.sched_setaffinity(0, previous)

@@ -1,0 +1,247 @@
+"""Whole networks: their measured time against the time models' sum over their layers and ops.
+
+The random-width networks of each family (fdi.profile.space.sample_whole_networks) are exported and timed
+whole, by the same device code and instrument as the layers. A network's predicted time is the
+sum of its layers' Algorithm 1 predictions (fdi.profile.families.layers) and of its other ops' times
+(pooling, concatenation, mean, softmax), each op kind modelled as a non-negative line in its
+element count fitted on the single-op graphs timed with the family's layer shapes.
+
+A layer timed alone runs with its weights warm in the caches (the same weights, run after run);
+inside a network whose weights outgrow the caches, every layer streams its weights from memory
+again at each inference, and its input comes from the layer before. Measured here on three VGG
+networks: their layers' warm times summed to 12-18% less than the network, their times with the
+caches flushed before every run to 3-42% more. The prediction therefore adds an in-network term,
+`in_network_scale` x (layers + ops) + `weight_ms_per_mb` x the network's weight megabytes,
+fitted per device and family on *calibration* networks (`calibration` networks of each family,
+spread over its benchmark jobs, never reported); the test networks are the rest. The table also
+gives the error of the plain sum (`error_layers_only_pct`).
+
+The networks table says, per device and test network, the measured time (and how much a later
+check job's measurement moved it), the prediction, the error; its summary gives per family the
+share of networks predicted within 10% and Spearman's rank correlation between predicted and
+measured times (what a compressor ranking candidates relies on).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import nnls
+from scipy.stats import spearmanr
+
+from fdi.profile.families import layers, other_ops
+from fdi.timemodel.dataset import summarise_timings
+from fdi.timemodel.features import add_features
+from fdi.timemodel.tree import TreeLinearRegressor
+
+
+def fit_op_models(dataset: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Per op kind: (ms per element, ms per call), non-negative, from the dataset's op rows."""
+    ops = dataset[dataset.layer == "op"]
+    models = {}
+    for kind, rows in ops.groupby("op"):
+        design = np.column_stack([rows.elements.to_numpy(dtype=float), np.ones(len(rows))])
+        # Relative error: weight rows by 1 / time, as Algorithm 1's configured loss does.
+        weight = 1 / rows.time_ms.to_numpy()
+        coef, _ = nnls(design * weight[:, None], rows.time_ms.to_numpy() * weight)
+        models[str(kind)] = (float(coef[0]), float(coef[1]))
+    return models
+
+
+def weight_megabytes(family: str, widths: list[int]) -> float:
+    """The network's float32 weights (layers' param_size), in MB."""
+    total = 0
+    for layer in layers(family, widths):
+        kind = layer["layer"]
+        total += int(
+            add_features(
+                pd.DataFrame([{k: v for k, v in layer.items() if k != "name"}]), kind
+            ).param_size.iloc[0]
+        )
+    return 4 * total / 1e6
+
+
+def fit_in_network_term(calibration: pd.DataFrame) -> tuple[float, float]:
+    """(scale, ms per weight MB) of the in-network term, from calibration networks:
+    measured ~ (1 + scale) x (layers + ops) + per_mb x weight MB, with per_mb >= 0, least squares
+    on relative errors. Without calibration networks the term is (0, 0): the plain sum."""
+    if calibration.empty:
+        return 0.0, 0.0
+    from scipy.optimize import lsq_linear
+
+    isolated = (calibration.predicted_layers_ms + calibration.predicted_ops_ms).to_numpy()
+    gap = calibration.measured_ms.to_numpy() - isolated
+    weight = 1 / calibration.measured_ms.to_numpy()
+    design = np.column_stack([isolated, calibration.weight_mb.to_numpy()]) * weight[:, None]
+    fit = lsq_linear(design, gap * weight, bounds=([-1.0, 0.0], [np.inf, np.inf]))
+    return float(fit.x[0]), float(fit.x[1])
+
+
+def predict_network(
+    family: str,
+    widths: list[int],
+    models: dict[str, TreeLinearRegressor],
+    op_models: dict[str, tuple[float, float]],
+) -> pd.DataFrame:
+    """Per layer and op of one network: name, kind and predicted ms."""
+    rows = []
+    for layer in layers(family, widths):
+        kind = layer["layer"]
+        frame = add_features(pd.DataFrame([{k: v for k, v in layer.items() if k != "name"}]), kind)
+        rows.append(
+            {"name": layer["name"], "kind": kind, "predicted_ms": float(models[kind].predict(frame)[0])}
+        )
+    for op in other_ops(family, widths):
+        per_element, per_call = op_models.get(op["op"], (np.nan, np.nan))
+        rows.append(
+            {"name": op["name"], "kind": op["op"], "predicted_ms": per_element * op["elements"] + per_call}
+        )
+    return pd.DataFrame(rows)
+
+
+def networks_table(
+    structures: pd.DataFrame,
+    timings: dict[str, pd.DataFrame],
+    checks: dict[str, pd.DataFrame],
+    datasets: dict[str, pd.DataFrame],
+    models: dict[str, dict[str, TreeLinearRegressor]],
+    device_settings: dict[str, dict[str, Any]],
+) -> pd.DataFrame:
+    """One row per device and network: measured, check, noise, predicted (layers, ops), error."""
+    rows = []
+    for device, device_timings in timings.items():
+        measured = summarise_timings(device_timings, device_settings[device]).set_index("id")
+        check = checks.get(device)
+        checked = (
+            summarise_timings(check, device_settings[device]).set_index("id").time_ms
+            if check is not None and len(check)
+            else pd.Series(dtype=float)
+        )
+        op_models = fit_op_models(datasets[device])
+        device_rows = []
+        for network in structures.itertuples():
+            if network.id not in measured.index:
+                raise ValueError(f"device {device!r}: network {network.id} has no timing")
+            widths = json.loads(network.widths)
+            parts = predict_network(network.family, widths, models[device], op_models)
+            layer_ms = float(parts.predicted_ms[parts.kind.isin(["fc", "cnn", "gru", "lstm"])].sum())
+            time_ms = float(measured.time_ms[network.id])
+            check_ms = float(checked.get(network.id, np.nan))
+            device_rows.append(
+                {
+                    "device": device,
+                    "family": network.family,
+                    "id": network.id,
+                    "role": getattr(network, "role", "test"),
+                    "widths": network.widths,
+                    "weight_mb": weight_megabytes(network.family, widths),
+                    "measured_ms": time_ms,
+                    "check_ms": check_ms,
+                    "noise_pct": 100 * abs(check_ms - time_ms) / time_ms,
+                    "predicted_layers_ms": layer_ms,
+                    "predicted_ops_ms": float(parts.predicted_ms.sum()) - layer_ms,
+                    "passes": int(measured.passes[network.id]),
+                    "flagged": bool(measured.flagged[network.id]),
+                }
+            )
+        frame = pd.DataFrame(device_rows)
+        isolated = frame.predicted_layers_ms + frame.predicted_ops_ms
+        for _, members in frame.groupby("family"):
+            scale, per_mb = fit_in_network_term(members[(members.role == "calibration") & ~members.flagged])
+            frame.loc[members.index, "in_network_scale"] = scale
+            frame.loc[members.index, "weight_ms_per_mb"] = per_mb
+        frame["predicted_in_network_ms"] = (
+            frame.in_network_scale * isolated + frame.weight_ms_per_mb * frame.weight_mb
+        )
+        frame["predicted_ms"] = isolated + frame.predicted_in_network_ms
+        frame["error_pct"] = 100 * (frame.predicted_ms - frame.measured_ms) / frame.measured_ms
+        frame["error_layers_only_pct"] = 100 * (isolated - frame.measured_ms) / frame.measured_ms
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True)
+
+
+def with_energy(table: pd.DataFrame, energy: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Energy per inference (median over passes, mJ) and its spread per device and network, from
+    the energy step's files; `energy` says "measured" or "not measured" (no source on the device,
+    or none readable there), never an estimate."""
+    table = table.copy()
+    table["energy_mj"], table["energy_spread"], table["energy"] = np.nan, np.nan, "not measured"
+    for device, summary in energy.items():
+        if summary.empty:
+            continue
+        rows = table.device == device
+        by_id = summary.set_index("id")
+        table.loc[rows, "energy_mj"] = table.id[rows].map(by_id.energy_mj).astype(float)
+        table.loc[rows, "energy_spread"] = table.id[rows].map(by_id.energy_spread).astype(float)
+        table.loc[rows & table.energy_mj.notna(), "energy"] = "measured"
+    return table
+
+
+def networks_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per device and family, over the test networks: networks, share within 10%, median |error|
+    (with and without the in-network term), noise, Spearman's rho."""
+    rows = []
+    if "role" in table:
+        table = table[table.role == "test"]
+    for (device, family), everything in table.groupby(["device", "family"], sort=False):
+        # A network whose time never settled is counted, not scored: its time is not a measurement.
+        group = everything[~everything.flagged] if "flagged" in everything else everything
+        rho = spearmanr(group.predicted_ms, group.measured_ms).statistic if len(group) > 2 else np.nan
+        rows.append(
+            {
+                "device": device,
+                "family": family,
+                "networks": len(group),
+                "within_10_pct": 100 * float((group.error_pct.abs() <= 10).mean()) if len(group) else np.nan,
+                "median_abs_error_pct": float(group.error_pct.abs().median()),
+                "mean_error_pct": float(group.error_pct.mean()),
+                "median_abs_error_layers_only_pct": float(
+                    group.get("error_layers_only_pct", group.error_pct).abs().median()
+                ),
+                "weight_ms_per_mb": float(everything.get("weight_ms_per_mb", pd.Series([0.0])).iloc[0]),
+                "in_network_scale": float(everything.get("in_network_scale", pd.Series([0.0])).iloc[0]),
+                "median_noise_pct": float(group.noise_pct.median()),
+                "spearman": float(rho),
+                "measured_ms_range": f"{group.measured_ms.min():.3g}-{group.measured_ms.max():.3g}",
+                "flagged": int(everything.flagged.sum()),
+                "energy_mj_range": (
+                    f"{group.energy_mj.min():.3g}-{group.energy_mj.max():.3g}"
+                    if "energy_mj" in group and group.energy_mj.notna().all()
+                    else "not measured"
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def networks_markdown(table: pd.DataFrame) -> str:
+    summary = networks_summary(table)
+    lines = [
+        "| device | family | test networks | within ±10% | median abs error | mean error "
+        "| median abs error, layers only | in-network scale, ms/MB | noise (later job) | Spearman "
+        "| measured ms | flagged | energy mJ/inference |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in summary.itertuples():
+        lines.append(
+            f"| {row.device} | {row.family} | {row.networks} | {row.within_10_pct:.0f}% "
+            f"| {row.median_abs_error_pct:.1f}% | {row.mean_error_pct:+.1f}% "
+            f"| {row.median_abs_error_layers_only_pct:.1f}% "
+            f"| {row.in_network_scale:+.3f}, {row.weight_ms_per_mb:.4f} "
+            f"| {row.median_noise_pct:.1f}% | {row.spearman:.3f} | {row.measured_ms_range} | {row.flagged} "
+            f"| {row.energy_mj_range} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def load_models(paths: list[Path]) -> dict[str, dict[str, TreeLinearRegressor]]:
+    """results/models/DEVICE/LAYER.json files -> {device: {layer: model}}."""
+    models: dict[str, dict[str, TreeLinearRegressor]] = {}
+    for path in paths:
+        path = Path(path)
+        models.setdefault(path.parent.name, {})[path.stem] = TreeLinearRegressor.from_json(path)
+    return models

@@ -1,0 +1,186 @@
+"""fdi.plan on hand-made configs: each job gets exactly its own settings, the file lists follow the
+config's shards, devices and variants, and a bad task setting is refused by name."""
+
+from __future__ import annotations
+
+import copy
+import json
+from types import SimpleNamespace as W
+
+import pytest
+
+from fdi.plan import Plan, search_device
+
+HOST = {
+    "kind": "host",
+    "repeats": 2,
+    "max_passes": 3,
+    "statistic": "min",
+    "agree_tolerance": 0.05,
+    "runs": 20,
+}
+PHONE = {"kind": "adb", "serial": "X1", "repeats": 2, "statistic": "mean", "energy": {"source": "battery"}}
+CONFIG = {
+    "seed": 1,
+    "layers": {
+        "fc": {"networks": 3, "networks_per_shard": 2, "scope": {"in_dim": [1, 8]}},
+        "gru": {"networks": 4, "networks_per_shard": 4, "scope": {"in_dim": [1, 8]}},
+    },
+    "sweep": {"in_size": 12},
+    "families": {"vgg": {"networks": 1, "networks_per_shard": 1}},
+    "networks": {"deepsense": {"networks": 5, "calibration": 1, "networks_per_shard": 4}},
+    "localmin": {"modes": ["paper"], "limit": "next_pow2", "min_gain": 0.02, "repeats": 4},
+    "adaptive": {
+        "rounds": 2,
+        "per_round": {"fc": 25, "gru": 5},
+        "networks_per_shard": 2,
+        "worst_fraction": 0.2,
+    },
+    "devices": {"host": HOST, "pixel": PHONE},
+    "time_model": {"loss": "relative"},
+    "baselines": {
+        "models": ["svr", "fastdeepiot_mse"],
+        "inputs": "x",
+        "x": {"fc": "runtime"},
+        "cv_folds": 3,
+        "seed": 0,
+        "grids": {"svr": {"C": [1, 10]}},
+    },
+    "tasks": {
+        "vgg": {"family": "vgg", "epochs": 5, "seed": 0, "spread_seeds": [1, 2]},
+        "deepsense": {"family": "deepsense", "epochs": 20, "seed": 0},
+    },
+    "compress": {
+        "variants": ["deepiot_localmin", "fastdeepiot"],
+        "search": {"iterations": 600, "seed": 3},
+        "targets": [0.5, 0.3],
+        "task_targets": {"deepsense": [0.9]},
+        "lambda": {"time": 1.0, "flops": 2.0},
+        "task_lambda": {"deepsense": {"time": 4.0}},
+        "task_search_seeds": {"vgg": [0, 1]},
+        "task_threads": {"deepsense": 1},
+        "finetune": {"epochs": 3},
+        "localmin": {"limit": 0.25},
+        "accuracy_tolerance": 0.01,
+    },
+    "energy_traces": {"pixel": [{"path": "traces/a.csv", "format": "csv"}]},
+}
+
+
+@pytest.fixture
+def plan() -> Plan:
+    return Plan(copy.deepcopy(CONFIG), cores=lambda: 8)
+
+
+def test_scopes_devices_and_variants_follow_the_config(plan):
+    assert plan.layers == ["fc", "gru"]
+    assert plan.scopes == ["fc", "gru", "vgg", "sweep"]
+    assert plan.network_scopes == ["net_deepsense"]
+    assert plan.search_variants == ["deepiot", "fastdeepiot_host", "fastdeepiot_pixel"]
+    assert plan.localmin_variants == ["deepiot_localmin_host", "deepiot_localmin_pixel"]
+    assert [search_device(v) for v in plan.search_variants] == [None, "host", "pixel"]
+
+
+def test_timing_files_have_one_file_per_shard(plan):
+    # fc: 3 networks, 2 per shard -> 2 shards; gru 1; vgg 1; sweep 1; deepsense (5 + 1) / 4 -> 2
+    assert plan.timing_files(W(device="pixel")) == [
+        f"results/timings/pixel/{stage}.parquet" for stage in ("fc/0", "fc/1", "gru/0", "vgg/0", "sweep/0")
+    ]
+    assert plan.graph_dirs(plan.network_scopes) == [
+        "results/graphs/net_deepsense/0",
+        "results/graphs/net_deepsense/1",
+    ]
+    # adaptive: the largest per_round (25) in networks of 10 -> 3, 2 per shard -> 2 shards a round
+    assert plan.round_timing_files(W(device="host", round="1"))[-2:] == [
+        "results/timings/host/adaptive1/0.parquet",
+        "results/timings/host/adaptive1/1.parquet",
+    ]
+    assert plan.round_structure_files(W(device="host", round="2"))[-2:] == [
+        "results/structures/host/adaptive1.parquet",
+        "results/structures/host/adaptive2.parquet",
+    ]
+
+
+def test_each_job_gets_only_its_own_settings(plan):
+    assert json.loads(plan.device_settings(W(device="pixel"))) == PHONE
+    assert json.loads(plan.scope_settings(W(scope="net_deepsense"))) == CONFIG["networks"]["deepsense"]
+    assert plan.scope_kind(W(scope="sweep")) == "sweep"
+    assert json.loads(plan.task_settings(W(task="vgg"))) == {"family": "vgg", "epochs": 5, "seed": 0}
+    assert json.loads(plan.spread_seed_settings(W(task="vgg", seed="2")))["seed"] == 2
+    assert plan.spread_metrics() == [f"results/tasks/vgg/spread/seed-{s}/metrics.json" for s in (1, 2)]
+    assert json.loads(plan.instrument_settings()) == {
+        "host": {"statistic": "min", "agree_tolerance": 0.05, "max_passes": 3},
+        "pixel": {"statistic": "mean"},
+    }
+    assert json.loads(plan.adaptive_settings()) == {
+        k: v for k, v in CONFIG["adaptive"].items() if k != "rounds"
+    }
+    assert json.loads(plan.finish_settings("finetune", "localmin")) == {
+        "finetune": {"epochs": 3},
+        "localmin": {"limit": 0.25},
+    }
+
+
+def test_localmin_timing_takes_at_least_its_repeats(plan):
+    settings = json.loads(plan.localmin_device_settings(W(device="host")))
+    assert (settings["repeats"], settings["max_passes"]) == (4, 4)
+    assert {k: v for k, v in settings.items() if k not in ("repeats", "max_passes")} == {
+        k: v for k, v in HOST.items() if k not in ("repeats", "max_passes")
+    }
+
+
+def test_baselines_get_their_grid_and_their_layer_types_x(plan):
+    svr_fc = json.loads(plan.baseline_settings(W(model="svr", layer="fc")))
+    assert svr_fc == {"inputs": "x", "cv_folds": 3, "seed": 0, "x": "runtime", "grid": {"C": [1, 10]}}
+    assert json.loads(plan.baseline_settings(W(model="svr", layer="gru")))["x"] == "paper"
+    assert json.loads(plan.baseline_settings(W(model="fastdeepiot_mse", layer="gru"))) == {"loss": "relative"}
+
+
+def test_search_settings_take_the_tasks_own_targets_lambda_and_seeds(plan):
+    deepsense = json.loads(plan.search_settings(W(task="deepsense", variant="fastdeepiot_host")))
+    assert deepsense == {
+        "iterations": 600,
+        "seed": 3,
+        "targets": [0.9],
+        "objective": "time",
+        "lambda": 4.0,
+        "seeds": [3],
+    }
+    vgg = json.loads(plan.search_settings(W(task="vgg", variant="deepiot")))
+    assert (vgg["targets"], vgg["objective"], vgg["lambda"], vgg["seeds"]) == (
+        [0.5, 0.3],
+        "none",
+        0.0,
+        [0, 1],
+    )
+
+
+def test_threads_files_and_energy(plan):
+    assert plan.benchmark_threads(W(device="host")) == 8
+    assert plan.benchmark_threads(W(device="pixel")) == 1
+    assert plan.compress_threads(W(task="deepsense")) == 1
+    assert plan.compress_threads(W(task="vgg")) == 8
+    assert plan.variant_models(W(variant="deepiot")) == {"models": [], "dataset": []}
+    assert plan.variant_models(W(variant="fastdeepiot_pixel")) == {
+        "models": ["results/models/pixel/fc.json", "results/models/pixel/gru.json"],
+        "dataset": "results/dataset/pixel.parquet",
+    }
+    assert len(plan.compress_files("final/graphs")) == 2 * 5
+    assert plan.compress_table_outputs()["tables"] == [
+        "results/tables/table8.csv",
+        "results/tables/table8.md",
+        "results/tables/table6.csv",
+        "results/tables/table6.md",
+    ]
+    assert plan.energy_files([("host", "fc/0"), ("pixel", "fc/0")]) == ["results/energy/pixel/fc/0.parquet"]
+    assert plan.energy_trace_paths(W(device="pixel")) == ["traces/a.csv"]
+    assert plan.dataset_pairs(["a.parquet", "b.parquet"]) == "host=a.parquet pixel=b.parquet"
+    with pytest.raises(ValueError):
+        plan.dataset_pairs(["a.parquet"])
+
+
+def test_a_spread_seed_equal_to_the_originals_seed_is_refused_by_name():
+    config = copy.deepcopy(CONFIG)
+    config["tasks"]["vgg"]["spread_seeds"] = [0, 1]
+    with pytest.raises(ValueError, match=r"tasks\.vgg\.spread_seeds holds the original's own seed 0"):
+        Plan(config)
