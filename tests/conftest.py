@@ -101,3 +101,13 @@ def board_settings(server, **overrides) -> dict:
         "statistic": "median",
         **overrides,
     }
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist's `--dist loadgroup` (pyproject's addopts): every test that reads the
+    tiny workflow's run goes to one worker, so it runs once; every other file's tests stay
+    together on one worker (their module fixtures are made once)."""
+    for item in items:
+        uses_tiny_run = "tiny_run" in getattr(item, "fixturenames", ())
+        item.add_marker(pytest.mark.xdist_group("tiny_run" if uses_tiny_run else item.path.name))
