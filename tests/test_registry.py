@@ -34,6 +34,7 @@ def small_network(tmp_path_factory):
     rnn_in = keras.Input(shape=(4, 6), batch_size=1)
     rnn = keras.Model(rnn_in, keras.layers.GRU(5, return_sequences=True)(rnn_in))
     rnn.save(folder / "rnn.keras")
+    (folder / "rnn.tflite").write_bytes(to_tflite(rnn))
     wide_in = keras.Input(shape=(300,), batch_size=1)  # the tiny config measures FC in_dim 1..256
     keras.Model(wide_in, keras.layers.Dense(4)(wide_in)).save(folder / "wide.keras")
     return folder
@@ -125,14 +126,27 @@ def test_predict_sums_the_per_layer_predictions(tiny_run, small_network):
     )
 
 
-def test_predict_reads_recurrent_layers_from_keras(tiny_run, small_network):
+def test_predict_reads_recurrent_layers_from_keras_and_from_the_tflites_loop(tiny_run, small_network):
     registry = tiny_run / "results/registry"
-    result = predict(str(small_network / "rnn.keras"), "--device", "host", "--registry", str(registry))
-    assert result.returncode == 0, result.stderr
     gru = pd.DataFrame([{"in_dim": 6, "out_dim": 5, "step": 4}])
     expected = models_of(load_entry(registry, device="host"))["gru"].predict(add_features(gru, "gru"))[0]
-    total = float(result.stdout.split("total predicted time: ")[1].split(" ms")[0])
-    assert total == pytest.approx(expected, rel=1e-3)
+    for name in ("rnn.keras", "rnn.tflite"):
+        result = predict(
+            str(small_network / name), "--device", "host", "--registry", str(registry), "--strict"
+        )
+        assert result.returncode == 0, result.stderr
+        total = float(result.stdout.split("total predicted time: ")[1].split(" ms")[0])
+        assert total == pytest.approx(expected, rel=1e-3), name
+        assert "modelled: 1 of 1 ops (100%" in result.stdout, name
+
+
+def test_predict_says_what_share_it_models_and_strict_fails_on_the_rest(tiny_run, small_network):
+    args = ("--device", "host", "--registry", str(tiny_run / "results/registry"))
+    result = predict(str(small_network / "net.tflite"), *args)
+    assert result.returncode == 0, result.stderr
+    assert "modelled: 3 of 4 ops (75%" in result.stdout and "(MAX_POOL_2D)" in result.stdout
+    strict = predict(str(small_network / "net.tflite"), *args, "--strict")
+    assert strict.returncode == 1 and "1 of 4 ops have no time model" in strict.stderr
 
 
 def test_predictions_outside_the_measured_ranges_are_flagged(tiny_run, small_network):

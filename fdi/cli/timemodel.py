@@ -176,8 +176,12 @@ def cmd_predict(args: argparse.Namespace) -> None:
     print(f"total predicted time: {total:.4g} ms over {len(layers)} layers")
     if len(layers) and (layers.note != "").any():
         print("note: 'extrapolated' layers lie outside what was measured on this device; trust them less")
+    counted, ops = len(layers), len(layers) + len(unsupported)
+    print(f"modelled: {counted} of {ops} ops ({100 * counted / max(1, ops):.0f}%; data movement aside)")
     if unsupported:
         print("not modelled (not counted): " + ", ".join(unsupported))
+        if args.strict:
+            raise SystemExit(f"fdi predict --strict: {len(unsupported)} of {ops} ops have no time model")
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
@@ -283,6 +287,9 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     p.add_argument("model", type=Path, help="a .tflite, .keras or .h5 model")
     p.add_argument("--device", required=True, help="a device name from the config, e.g. host")
     p.add_argument("--registry", type=Path, default=Path("results/registry"), help="default: %(default)s")
+    p.add_argument(
+        "--strict", action="store_true", help="exit with status 1 if any op of the network has no time model"
+    )
 
     p = add("explain", cmd_explain, "Print a time model (JSON) as readable if/else rules with leaf formulas.")
     p.add_argument("model", type=Path, help="e.g. results/models/host/cnn.json")

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from fdi.profile.families import FAMILIES
 from fdi.profile.space import LAYER_TYPES, STRUCTURE_COLUMNS, SWEEP_SCOPE
@@ -145,6 +144,8 @@ def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "m
 def assign_split(dataset: pd.DataFrame, test_fraction: float, seed: int) -> pd.Series:
     """'train' / 'test' per row: a seeded split inside every scope and layer type. It depends on
     the structures alone, so the later check job knows the test rows before the dataset exists."""
+    from sklearn.model_selection import train_test_split  # here: `fdi predict` needs no sklearn split
+
     split = pd.Series("train", index=dataset.index)
     for _, group in dataset.groupby(["scope", "layer"], sort=True):
         ids = group.sort_values("id").index

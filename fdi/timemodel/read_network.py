@@ -1,16 +1,15 @@
 """Read a whole network (a LiteRT .tflite or a Keras file) as the layers the time models know.
 
 Each supported layer becomes a structure row of its type (fc, cnn, gru, lstm) as in fdi.profile.space.
-Everything else is listed by name as not modelled. From a .tflite, CONV_2D and FULLY_CONNECTED
-ops are read from their tensor shapes: stride and padding are recovered from the output size,
-and any choice that reproduces it gives the same Table 3 features. Keras's GRU/LSTM become WHILE
-loops in LiteRT, so recurrent layers are read from the Keras file.
+Everything else is listed by name as not modelled. A .tflite is read op by op from its flatbuffer
+(fdi.profile.tflite_ops, no TensorFlow): the converter's stride and padding, and Keras's GRU/LSTM
+layers recognised in the WHILE loops they become, so a .tflite and its .keras give the same layers.
 """
 
 from __future__ import annotations
 
-import math
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,77 +21,57 @@ class NetworkLayers:
     unsupported: list[str] = field(default_factory=list)
 
 
-def _stride_and_padding(
-    size: tuple[int, int], kernel: tuple[int, int], out: tuple[int, int]
-) -> tuple[int, int, str]:
-    """(stride_h, stride_w, padding) that reproduce a conv's output size: the smallest strides
-    (strides up to 32), 'same' on a tie. Every choice that reproduces the output size gives the
-    same Table 3 features."""
-    candidates = []
-    for padding in ("same", "valid"):
-        strides = []
-        for n, k, o in zip(size, kernel, out, strict=True):
-            fits = [
-                s
-                for s in range(1, 33)
-                if (math.ceil(n / s) if padding == "same" else math.ceil((n - k + 1) / s)) == o
-            ]
-            if not fits:
-                break
-            strides.append(fits[0])
-        else:
-            candidates.append((max(strides), strides[0], strides[1], padding))
-    if not candidates:
-        raise ValueError(f"conv with input {size}, kernel {kernel} cannot give output {out}")
-    _, stride_h, stride_w, padding = min(candidates, key=lambda c: (c[0], c[3] != "same"))
-    return stride_h, stride_w, padding
+# Ops that move or relabel data without computing on it, and the ones inside a recurrent loop:
+# not listed as "not modelled".
+FREE_OPS = {"DELEGATE", "RESHAPE", "QUANTIZE", "DEQUANTIZE", "SQUEEZE", "EXPAND_DIMS"}
 
 
 def read_tflite(path: Path) -> NetworkLayers:
-    from ai_edge_litert.interpreter import Interpreter
+    """The layers of a .tflite from its ops (fdi.profile.tflite_ops): FULLY_CONNECTED, CONV_2D
+    with the stride and padding the converter recorded, recurrent WHILE loops and fused LSTMs."""
+    from fdi.profile.tflite_ops import read_graph, recurrent_layer
 
-    interpreter = Interpreter(model_path=str(path))
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    graph = read_graph(path)
     result = NetworkLayers()
-    for op in interpreter._get_ops_details():
-        kind, inputs, outputs = op["op_name"], list(op["inputs"]), list(op["outputs"])
-        name = f"{kind.lower()}_{op['index']}"
-        if kind == "FULLY_CONNECTED":
-            out_dim, in_dim = (int(v) for v in tensors[inputs[1]]["shape"])
+    for op in graph.main:
+        name = op.name
+        if op.kind == "FULLY_CONNECTED":
+            out_dim, in_dim = op.inputs[1].shape
             result.layers.append({"name": name, "layer": "fc", "in_dim": in_dim, "out_dim": out_dim})
-        elif kind == "CONV_2D":
+        elif op.kind == "CONV_2D" and (
+            op.options.get("dilation_h_factor", 1),
+            op.options.get("dilation_w_factor", 1),
+        ) == (1, 1):
             # A batch > 1 (DeepSense's merged convs run per interval) is folded into the height:
             # XNNPACK's cost is per output pixel, whichever image the pixel belongs to.
-            batch, height, width, in_channel = (int(v) for v in tensors[inputs[0]]["shape"])
-            out_channel, kh, kw, _ = (int(v) for v in tensors[inputs[1]]["shape"])
-            _, oh, ow, _ = (int(v) for v in tensors[outputs[0]]["shape"])
-            stride_h, stride_w, padding = _stride_and_padding((height, width), (kh, kw), (oh, ow))
-            height *= batch
+            batch, height, width, in_channel = op.inputs[0].shape
+            out_channel, kh, kw, _ = op.inputs[1].shape
             result.layers.append(
                 {
                     "name": name,
                     "layer": "cnn",
-                    "in_height": height,
+                    "in_height": height * batch,
                     "in_width": width,
                     "kernel_h": kh,
                     "kernel_w": kw,
                     "in_channel": in_channel,
                     "out_channel": out_channel,
-                    "padding": padding,
-                    "stride_h": stride_h,
-                    "stride_w": stride_w,
+                    "padding": op.options["padding"],
+                    "stride_h": op.options["stride_h"],
+                    "stride_w": op.options["stride_w"],
                 }
             )
-        elif kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":
-            _, step, in_dim = (int(v) for v in tensors[inputs[0]]["shape"])
-            out_dim = int(tensors[outputs[0]]["shape"][-1])
+        elif op.kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+            _, step, in_dim = op.inputs[0].shape
+            out_dim = op.outputs[0].shape[-1]
             result.layers.append(
                 {"name": name, "layer": "lstm", "in_dim": in_dim, "out_dim": out_dim, "step": step}
             )
-        elif kind not in ("DELEGATE", "RESHAPE", "RELU", "QUANTIZE", "DEQUANTIZE"):
-            result.unsupported.append(
-                f"{name} ({kind}{', use the Keras file for GRU/LSTM' if kind == 'WHILE' else ''})"
-            )
+        elif op.kind == "WHILE" and (layer := recurrent_layer(graph, op)) is not None:
+            result.layers.append({"name": name, **layer})
+        elif op.kind not in FREE_OPS:
+            dilated = " dilated" if op.kind == "CONV_2D" else ""
+            result.unsupported.append(f"{name} ({op.kind}{dilated})")
     return result
 
 
@@ -100,7 +79,14 @@ def read_keras(path: Path) -> NetworkLayers:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
-    model = keras.models.load_model(path, compile=False)
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path}: not a readable Keras file (a .keras file is a zip archive; this one is corrupt)"
+        )
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable Keras file ({error})") from error
     result = NetworkLayers()
     for layer in model.layers:
         kind = type(layer).__name__

@@ -1,0 +1,144 @@
+"""A LiteRT graph read as the runtime runs it: every operator of every subgraph, with its kind,
+its tensors' shapes and its options (stride, padding, dilation, depth multiplier, pool size,
+fused activation...), read from the flatbuffer with LiteRT's own schema. No interpreter and no
+TensorFlow: reading a graph takes milliseconds.
+
+Keras's GRU and LSTM layers become WHILE loops (a condition and a body subgraph). `recurrent_layers`
+recognises them by what the body computes every step: one FULLY_CONNECTED on the step's input
+(weights [G x units, in_dim]) and one on the state (weights [G x units, units]), with G = 3 gates
+for a GRU and 4 for an LSTM; the loop runs over the sequence input [steps, batch, in_dim].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+GATES = {3: "gru", 4: "lstm"}  # gates of a recurrent cell -> the time models' layer type
+PADDING = {0: "same", 1: "valid"}
+ACTIVATION = {0: "none", 1: "relu", 2: "relu_n1_to_1", 3: "relu6", 4: "tanh", 5: "sign_bit"}
+
+
+@dataclass(frozen=True)
+class Tensor:
+    shape: tuple[int, ...]
+    constant: bool  # held in the graph (weights, shapes): no op computes it
+
+
+@dataclass(frozen=True)
+class Op:
+    subgraph: int
+    index: int
+    kind: str  # LiteRT's builtin operator name (CONV_2D, WHILE...), or CUSTOM:<code>
+    inputs: tuple[Tensor | None, ...]  # None: an optional input left out (e.g. no bias)
+    outputs: tuple[Tensor, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind.lower()}_{self.subgraph}_{self.index}"
+
+
+@dataclass
+class Graph:
+    """Every op, by subgraph (0 is the main graph); `loops` maps a WHILE op of the main graph to
+    its body subgraph's index."""
+
+    subgraphs: list[list[Op]]
+    loops: dict[tuple[int, int], int]
+
+    @property
+    def main(self) -> list[Op]:
+        return self.subgraphs[0]
+
+
+def _schema() -> Any:
+    from ai_edge_litert import schema_py_generated
+
+    return schema_py_generated
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def _options(raw: Any) -> dict[str, Any]:
+    """An op's builtin options as plain values with readable names and enums."""
+    if raw is None:
+        return {}
+    options = {}
+    for key, value in vars(raw).items():
+        key = _snake(key)
+        if key == "padding":
+            value = PADDING.get(value, value)
+        elif key == "fused_activation_function":
+            key, value = "activation", ACTIVATION.get(value, value)
+        elif hasattr(value, "tolist"):
+            value = value.tolist()
+        options[key] = value
+    return options
+
+
+def read_graph(path: str | Path) -> Graph:
+    """Every op of a `.tflite` file. A file that is not a LiteRT flatbuffer raises ValueError
+    naming it."""
+    schema = _schema()
+    path = Path(path)
+    data = bytearray(path.read_bytes())
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise ValueError(f"{path}: not a LiteRT (.tflite) flatbuffer")
+    model = schema.ModelT.InitFromPackedBuf(data, 0)
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    subgraphs, loops = [], {}
+    for number, subgraph in enumerate(model.subgraphs):
+
+        def tensor(index: int, subgraph: Any = subgraph) -> Tensor | None:
+            if index < 0:
+                return None
+            raw = subgraph.tensors[index]
+            buffer = model.buffers[raw.buffer] if raw.buffer < len(model.buffers) else None
+            constant = buffer is not None and buffer.data is not None and len(buffer.data) > 0
+            shape = () if raw.shape is None else tuple(int(v) for v in raw.shape)
+            return Tensor(shape, bool(constant))
+
+        ops = []
+        for index, raw in enumerate(subgraph.operators or []):
+            code = model.operatorCodes[raw.opcodeIndex]
+            builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+            kind = names.get(builtin, str(builtin))
+            if kind == "CUSTOM":
+                kind = f"CUSTOM:{(code.customCode or b'').decode(errors='replace')}"
+            op = Op(
+                number,
+                index,
+                kind,
+                tuple(tensor(i) for i in raw.inputs),
+                tuple(tensor(i) for i in raw.outputs),
+                _options(raw.builtinOptions),
+            )
+            if kind == "WHILE":
+                loops[(number, index)] = int(op.options["body_subgraph_index"])
+            ops.append(op)
+        subgraphs.append(ops)
+    return Graph(subgraphs, loops)
+
+
+def recurrent_layer(graph: Graph, loop: Op) -> dict[str, Any] | None:
+    """The GRU or LSTM a WHILE loop runs (layer, in_dim, out_dim, step), or None if its body is
+    not a recurrent cell's."""
+    body = graph.subgraphs[graph.loops[(loop.subgraph, loop.index)]]
+    products = [
+        op.inputs[1].shape
+        for op in body
+        if op.kind == "FULLY_CONNECTED" and op.inputs[1] is not None and len(op.inputs[1].shape) == 2
+    ]
+    sequences = [t.shape for t in loop.inputs if t is not None and len(t.shape) == 3]
+    if len(products) != 2 or not sequences:
+        return None
+    steps, _, in_dim = sequences[-1]
+    for (rows_a, cols_a), (rows_b, cols_b) in (products, products[::-1]):
+        # the state product: [G x units, units]; the input product: [G x units, in_dim]
+        if rows_a == rows_b and cols_b == in_dim and rows_a % cols_a == 0 and rows_a // cols_a in GATES:
+            return {"layer": GATES[rows_a // cols_a], "in_dim": in_dim, "out_dim": cols_a, "step": steps}
+    return None
