@@ -57,21 +57,26 @@ def test_wrong_widths_are_refused():
 
 @pytest.mark.parametrize("family", families.FAMILIES)
 def test_converted_network_holds_exactly_the_modelled_layers(family, tmp_path):
-    """Round trip: build -> .tflite -> read back the CONV_2D / FULLY_CONNECTED ops (and GRUs from
-    the Keras file): they are the layers `families.layers` gives the time models."""
+    """Round trip: build -> .tflite -> read back every op: the CONV_2D / FULLY_CONNECTED ops and
+    the GRU loops are the layers `families.layers` gives the time models, the other ops are
+    `families.other_ops` (kind and elements), and nothing is left unpriced. The Keras file reads
+    the same."""
     widths = families.random_widths(family, np.random.default_rng(1), (0.05, 0.15))
     model = families.build_keras(family, widths)
     graph = tmp_path / "net.tflite"
     graph.write_bytes(to_tflite(model))
     expected = [{k: v for k, v in r.items() if k != "name"} for r in families.layers(family, widths)]
-    read = [{k: v for k, v in r.items() if k != "name"} for r in read_tflite(graph).layers]
-    assert sorted(map(json.dumps, read)) == sorted(
-        json.dumps(r) for r in expected if r["layer"] in ("cnn", "fc")
+    network = read_tflite(graph)
+    read = [{k: v for k, v in r.items() if k != "name"} for r in network.layers]
+    assert sorted(map(json.dumps, read)) == sorted(map(json.dumps, expected))
+    assert sorted((op["op"], op["elements"]) for op in network.ops) == sorted(
+        (op["op"], op["elements"]) for op in families.other_ops(family, widths)
     )
+    assert network.unsupported == []
     keras_file = tmp_path / "net.keras"
     model.save(keras_file)
-    recurrent = [{k: v for k, v in r.items() if k != "name"} for r in read_keras(keras_file).layers]
-    assert [r for r in recurrent if r["layer"] == "gru"] == [r for r in expected if r["layer"] == "gru"]
+    from_keras = read_keras(keras_file)
+    assert (from_keras.layers, from_keras.ops) == (network.layers, network.ops)
 
 
 def test_family_scope_samples_widths_between_one_and_the_original():
@@ -111,6 +116,6 @@ def test_dropout_in_a_users_keras_model_is_not_a_layer(tmp_path):
     keras_file = tmp_path / "dropout.keras"
     keras.Model(inputs, outputs).save(keras_file)
     read = read_keras(keras_file)
-    assert [r["name"] for r in read.layers] == ["conv", "gru", "out"]
+    assert [r["name"] for r in read.layers] == ["conv", "gru", "out"]  # the converter's names for them
     assert [r["in_dim"] for r in read.layers if r["layer"] != "cnn"] == [24, 30]
     assert not [name for name in read.unsupported if "drop" in name]

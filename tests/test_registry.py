@@ -37,6 +37,9 @@ def small_network(tmp_path_factory):
     (folder / "rnn.tflite").write_bytes(to_tflite(rnn))
     wide_in = keras.Input(shape=(300,), batch_size=1)  # the tiny config measures FC in_dim 1..256
     keras.Model(wide_in, keras.layers.Dense(4)(wide_in)).save(folder / "wide.keras")
+    image = keras.Input(shape=(8, 8, 3), batch_size=1)  # a depthwise conv: no model for it yet
+    flat = keras.layers.Flatten()(keras.layers.DepthwiseConv2D(3)(image))
+    (folder / "depthwise.tflite").write_bytes(to_tflite(keras.Model(image, keras.layers.Dense(2)(flat))))
     return folder
 
 
@@ -50,6 +53,11 @@ def test_registry_entry_is_keyed_by_device_type_os_and_runtime(tiny_run):
     assert "ai-edge-litert" in entry["key"] and entry["fingerprint"]["os"].split("-")[0] in entry["key"]
     assert load_entry(tiny_run / "results/registry", key=entry["key"])["device"] == "host"
     assert sorted(entry["models"]) == ["cnn", "fc", "gru", "lstm"]
+    # the families' other ops, timed in the campaign, priced per element and per call
+    assert sorted(entry["op_models"]) == ["concatenation", "max_pool", "mean", "softmax"]
+    for model in entry["op_models"].values():
+        assert model["ms_per_element"] >= 0 and model["ms_per_call"] >= 0
+        assert 0 < model["elements"][0] <= model["elements"][1]
 
 
 def test_keys_name_the_device_type_os_and_runtime_per_kind():
@@ -112,18 +120,16 @@ def test_predict_sums_the_per_layer_predictions(tiny_run, small_network):
         ]
     )
     dense = pd.DataFrame([{"in_dim": 3 * 3 * 12, "out_dim": 10}])
+    pool = load_entry(registry, device="host")["op_models"]["max_pool"]
     expected = models["cnn"].predict(add_features(convs, "cnn")).sum()
     expected += models["fc"].predict(add_features(dense, "fc")).sum()
+    expected += pool["ms_per_element"] * 7 * 7 * 12 + pool["ms_per_call"]  # the 2x2 pool of 7x7x12
     for name in ("net.keras", "net.tflite"):
         result = predict(str(small_network / name), "--device", "host", "--registry", str(registry))
         assert result.returncode == 0, result.stderr
         total = float(result.stdout.split("total predicted time: ")[1].split(" ms")[0])
         assert total == pytest.approx(expected, rel=1e-3), name
-        assert "over 3 layers" in result.stdout
-    assert (
-        "max_pooling2d (MaxPooling2D)"
-        in predict(str(small_network / "net.keras"), "--device", "host", "--registry", str(registry)).stdout
-    )
+        assert "over 3 layers and 1 other ops" in result.stdout and "max_pool, 588 elements" in result.stdout
 
 
 def test_predict_reads_recurrent_layers_from_keras_and_from_the_tflites_loop(tiny_run, small_network):
@@ -142,11 +148,14 @@ def test_predict_reads_recurrent_layers_from_keras_and_from_the_tflites_loop(tin
 
 def test_predict_says_what_share_it_models_and_strict_fails_on_the_rest(tiny_run, small_network):
     args = ("--device", "host", "--registry", str(tiny_run / "results/registry"))
-    result = predict(str(small_network / "net.tflite"), *args)
+    assert (
+        "modelled: 4 of 4 ops (100%" in predict(str(small_network / "net.tflite"), *args, "--strict").stdout
+    )
+    result = predict(str(small_network / "depthwise.tflite"), *args)
     assert result.returncode == 0, result.stderr
-    assert "modelled: 3 of 4 ops (75%" in result.stdout and "(MAX_POOL_2D)" in result.stdout
-    strict = predict(str(small_network / "net.tflite"), *args, "--strict")
-    assert strict.returncode == 1 and "1 of 4 ops have no time model" in strict.stderr
+    assert "modelled: 1 of 2 ops (50%" in result.stdout and "(DEPTHWISE_CONV_2D)" in result.stdout
+    strict = predict(str(small_network / "depthwise.tflite"), *args, "--strict")
+    assert strict.returncode == 1 and "1 of 2 ops have no time model" in strict.stderr
 
 
 def test_predictions_outside_the_measured_ranges_are_flagged(tiny_run, small_network):

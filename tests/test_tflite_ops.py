@@ -77,11 +77,33 @@ def test_a_file_that_is_not_a_graph_is_named(tmp_path):
 def test_the_network_reader_gives_the_tflite_the_keras_layers(converted):
     from fdi.timemodel.read_network import read_network
 
-    for name in ("cnn", "rnn"):
-        keras_layers = read_network(converted / f"{name}.keras").layers
-        tflite_layers = read_network(converted / f"{name}.tflite").layers
-        strip = [{k: v for k, v in layer.items() if k != "name"} for layer in keras_layers]
-        assert [{k: v for k, v in layer.items() if k != "name"} for layer in tflite_layers] == strip
+    cnn = read_network(converted / "cnn.tflite")
+    assert [layer["layer"] for layer in cnn.layers] == ["cnn", "cnn", "fc"]
+    assert cnn.layers[0] | {"name": ""} == {
+        "name": "",
+        "layer": "cnn",
+        "in_height": 20,
+        "in_width": 24,
+        "kernel_h": 3,
+        "kernel_w": 5,
+        "in_channel": 3,
+        "out_channel": 8,
+        "padding": "same",
+        "stride_h": 2,
+        "stride_w": 1,
+    }
+    assert [(op["op"], op["elements"], op["note"]) for op in cnn.ops] == [
+        ("max_pool", 8 * 22 * 16, ""),
+        ("mean", 4 * 11 * 16, ""),
+        ("softmax", 5, ""),
+    ]
+    assert [entry.split(" ")[1] for entry in cnn.unsupported] == ["(DEPTHWISE_CONV_2D)", "(ADD)"]
+    for name in ("cnn", "rnn"):  # a Keras file is read as what the converter makes of it
+        keras_read, tflite_read = (
+            read_network(converted / f"{name}.keras"),
+            read_network(converted / f"{name}.tflite"),
+        )
+        assert (keras_read.layers, keras_read.ops) == (tflite_read.layers, tflite_read.ops)
 
 
 def test_predict_on_a_tflite_reads_no_tensorflow(converted):

@@ -171,9 +171,10 @@ def cmd_predict(args: argparse.Namespace) -> None:
         table = layers.drop(columns="position").rename(
             columns={"mflops": "MFLOPs", "predicted_ms": "predicted ms"}
         )
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        print(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
     total = layers.predicted_ms.sum() if len(layers) else 0.0
-    print(f"total predicted time: {total:.4g} ms over {len(layers)} layers")
+    ops = int((layers.layer == "op").sum()) if len(layers) else 0
+    print(f"total predicted time: {total:.4g} ms over {len(layers) - ops} layers and {ops} other ops")
     if len(layers) and (layers.note != "").any():
         print("note: 'extrapolated' layers lie outside what was measured on this device; trust them less")
     counted, ops = len(layers), len(layers) + len(unsupported)

@@ -11,6 +11,7 @@ for a GRU and 4 for an LSTM; the loop runs over the sequence input [steps, batch
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ ACTIVATION = {0: "none", 1: "relu", 2: "relu_n1_to_1", 3: "relu6", 4: "tanh", 5:
 class Tensor:
     shape: tuple[int, ...]
     constant: bool  # held in the graph (weights, shapes): no op computes it
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,14 @@ class Op:
 
     @property
     def name(self) -> str:
+        """The Keras layer the op came from, where its output's or its weights' name says so (the
+        converter names them `functional_1/conv_1/...`: scope `conv_1` for layer `conv`; a
+        network's last output is named by the signature instead); else kind_subgraph_index."""
+        named = [*self.outputs, *(t for t in self.inputs if t is not None and t.constant)]
+        for tensor in named:
+            parts = tensor.name.split("/")
+            if len(parts) >= 3 and parts[1]:
+                return re.sub(r"_\d+$", "", parts[1])
         return f"{self.kind.lower()}_{self.subgraph}_{self.index}"
 
 
@@ -100,7 +110,7 @@ def read_graph(path: str | Path) -> Graph:
             buffer = model.buffers[raw.buffer] if raw.buffer < len(model.buffers) else None
             constant = buffer is not None and buffer.data is not None and len(buffer.data) > 0
             shape = () if raw.shape is None else tuple(int(v) for v in raw.shape)
-            return Tensor(shape, bool(constant))
+            return Tensor(shape, bool(constant), (raw.name or b"").decode(errors="replace"))
 
         ops = []
         for index, raw in enumerate(subgraph.operators or []):

@@ -1,4 +1,5 @@
-"""Whole-network execution time on a device: the sum of its layers' predicted times."""
+"""Whole-network execution time on a device: the sum of its layers' and its ops' predicted times
+(the layer time models and the op models of the device's registry entry)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,29 @@ def predict_network(
                 "mflops": frame.flops.iloc[0] / 1e6,
                 "predicted_ms": float(models[kind].predict(frame)[0]),
                 "note": _outside(frame.iloc[0], ranges.get(kind, {})),
+            }
+        )
+    op_models = entry.get("op_models", {})
+    for position, op in enumerate(network.ops, start=len(network.layers)):
+        model = op_models.get(op["op"])
+        if model is None:
+            network.unsupported.append(f"{op['name']} ({op['op']}: no op model for {device})")
+            continue
+        low, high = model["elements"]
+        outside = f"elements {op['elements']:g} {'<' if op['elements'] < low else '>'} " + (
+            f"{low:g}" if op["elements"] < low else f"{high:g}"
+        )
+        notes = [op["note"]] if op["note"] else []
+        notes += [] if low <= op["elements"] <= high else [f"extrapolated: {outside}"]
+        rows.append(
+            {
+                "position": position,
+                "name": op["name"],
+                "layer": "op",
+                "structure": f"{op['op']}, {op['elements']} elements",
+                "mflops": float("nan"),
+                "predicted_ms": model["ms_per_element"] * op["elements"] + model["ms_per_call"],
+                "note": "; ".join(notes),
             }
         )
     return pd.DataFrame(rows), network.unsupported, entry

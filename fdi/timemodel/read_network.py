@@ -1,14 +1,19 @@
-"""Read a whole network (a LiteRT .tflite or a Keras file) as the layers the time models know.
+"""Read a whole network (a LiteRT .tflite or a Keras file) as the runtime runs it, in the terms
+the time models know.
 
-Each supported layer becomes a structure row of its type (fc, cnn, gru, lstm) as in fdi.profile.space.
-Everything else is listed by name as not modelled. A .tflite is read op by op from its flatbuffer
-(fdi.profile.tflite_ops, no TensorFlow): the converter's stride and padding, and Keras's GRU/LSTM
-layers recognised in the WHILE loops they become, so a .tflite and its .keras give the same layers.
+A .tflite is read op by op from its flatbuffer (fdi.profile.tflite_ops, no TensorFlow): each
+FULLY_CONNECTED, CONV_2D (the converter's stride and padding) and recurrent loop (Keras's GRU/LSTM
+become WHILE loops) is a structure row of its layer type (fc, cnn, gru, lstm) as in
+fdi.profile.space; pooling, mean, softmax and concatenation are rows for the device's op models;
+anything else is listed by name as not modelled. A Keras file is converted first, so it gives
+exactly what its .tflite gives.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +23,34 @@ from typing import Any
 @dataclass
 class NetworkLayers:
     layers: list[dict[str, Any]] = field(default_factory=list)  # name, layer, structure columns
+    ops: list[dict[str, Any]] = field(default_factory=list)  # name, op (an op model's kind), elements, note
     unsupported: list[str] = field(default_factory=list)
+
+
+# LiteRT ops an op model prices (fdi.timemodel.registry.op_models), by the kind it was measured as.
+PRICED_OPS = {
+    "MAX_POOL_2D": "max_pool",
+    "MEAN": "mean",
+    "SOFTMAX": "softmax",
+    "CONCATENATION": "concatenation",
+}
+
+
+def _op_row(op: Any) -> dict[str, Any]:
+    """An op's row for its op model: the elements of one input without the batch, as the families'
+    op rows were measured (a concatenation's: its output's per input)."""
+    kind = PRICED_OPS[op.kind]
+    if kind == "concatenation":
+        data = [t for t in op.inputs if t is not None and not t.constant]
+        elements = math.prod(op.outputs[0].shape[1:]) // max(1, len(data))
+    else:
+        elements = math.prod(op.inputs[0].shape[1:])
+    note = ""
+    if kind == "max_pool":
+        form = tuple(op.options.get(k) for k in ("filter_height", "filter_width", "stride_h", "stride_w"))
+        if form != (2, 2, 2, 2):
+            note = "measured as a 2x2/2 pool"
+    return {"name": op.name, "op": kind, "elements": int(elements), "note": note}
 
 
 # Ops that move or relabel data without computing on it, and the ones inside a recurrent loop:
@@ -69,6 +101,8 @@ def read_tflite(path: Path) -> NetworkLayers:
             )
         elif op.kind == "WHILE" and (layer := recurrent_layer(graph, op)) is not None:
             result.layers.append({"name": name, **layer})
+        elif op.kind in PRICED_OPS:
+            result.ops.append(_op_row(op))
         elif op.kind not in FREE_OPS:
             dilated = " dilated" if op.kind == "CONV_2D" else ""
             result.unsupported.append(f"{name} ({op.kind}{dilated})")
@@ -76,59 +110,38 @@ def read_tflite(path: Path) -> NetworkLayers:
 
 
 def read_keras(path: Path) -> NetworkLayers:
+    """A Keras file read as what the converter makes of it (batch norm folded, activations fused,
+    GRU/LSTM as loops): converted to a .tflite at batch 1, then read op by op like one."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
-
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):
         raise ValueError(
             f"{path}: not a readable Keras file (a .keras file is a zip archive; this one is corrupt)"
         )
+    import keras
+
+    from fdi.profile.export import to_tflite
+
     try:
         model = keras.models.load_model(path, compile=False)
     except (OSError, ValueError) as error:
         raise ValueError(f"{path}: not a readable Keras file ({error})") from error
-    result = NetworkLayers()
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind == "InputLayer" or kind.endswith("Dropout") or kind.startswith("SpatialDropout"):
-            continue  # dropout is the identity at inference: no op in the deployed graph
-        if isinstance(layer.input, list | tuple):  # merges (Concatenate, Add): not a modelled layer
-            result.unsupported.append(f"{layer.name} ({kind})")
-            continue
-        shape = tuple(layer.input.shape)
-        if kind == "Dense":
-            result.layers.append(
-                {"name": layer.name, "layer": "fc", "in_dim": int(shape[-1]), "out_dim": layer.units}
-            )
-        elif kind == "Conv2D":
-            result.layers.append(
-                {
-                    "name": layer.name,
-                    "layer": "cnn",
-                    "in_height": int(shape[1]),
-                    "in_width": int(shape[2]),
-                    "kernel_h": layer.kernel_size[0],
-                    "kernel_w": layer.kernel_size[1],
-                    "in_channel": int(shape[3]),
-                    "out_channel": layer.filters,
-                    "padding": layer.padding,
-                    "stride_h": layer.strides[0],
-                    "stride_w": layer.strides[1],
-                }
-            )
-        elif kind in ("GRU", "LSTM"):
-            result.layers.append(
-                {
-                    "name": layer.name,
-                    "layer": kind.lower(),
-                    "in_dim": int(shape[-1]),
-                    "out_dim": layer.units,
-                    "step": int(shape[1]),
-                }
-            )
-        else:
-            result.unsupported.append(f"{layer.name} ({kind})")
-    return result
+    with tempfile.TemporaryDirectory() as folder:
+        graph = Path(folder) / f"{path.stem}.tflite"
+        graph.write_bytes(to_tflite(_at_batch_one(model)))
+        return read_tflite(graph)
+
+
+def _at_batch_one(model: Any) -> Any:
+    """The model with its batch fixed at 1, as it is timed (a free batch leaves a GRU's or LSTM's
+    loop without static shapes, which the converter refuses); same layers, same weights."""
+    import keras
+
+    if all(tensor.shape[0] == 1 for tensor in model.inputs):
+        return model
+    inputs = [keras.Input(batch_shape=(1, *tensor.shape[1:]), dtype=tensor.dtype) for tensor in model.inputs]
+    clone = keras.models.clone_model(model, input_tensors=inputs if len(inputs) > 1 else inputs[0])
+    clone.set_weights(model.get_weights())
+    return clone
 
 
 def read_network(path: Path) -> NetworkLayers:

@@ -2,9 +2,9 @@
 
 One entry per configured device, `results/registry/<device>.json`: its registry key, the
 fingerprint it was measured with, every layer type's fitted model (readable JSON, as in
-results/models), and the measured range of every feature, so that a prediction outside what was
-measured can say so. Look an entry up by device name or by key; a missing one is a clear error
-that says how to make it.
+results/models), the op models of the ops no layer model covers, and the measured range of every
+feature, so that a prediction outside what was measured can say so. Look an entry up by device
+name or by key; a missing one is a clear error that says how to make it.
 """
 
 from __future__ import annotations
@@ -61,6 +61,29 @@ def measured_ranges(dataset: pd.DataFrame, layer: str) -> dict[str, list[float]]
     }
 
 
+def op_models(dataset: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per op kind no layer model covers (pooling, mean, softmax, concatenation: the families'
+    other ops, fdi.profile.families.other_ops): ms per element and per call fitted on the device's
+    op rows (fdi.timemodel.whole_networks.fit_op_models, as the networks table does), and the
+    range of elements measured. Empty where the campaign timed no op rows."""
+    from fdi.timemodel.whole_networks import fit_op_models
+
+    if "op" not in dataset or not (dataset.layer == "op").any():
+        return {}
+    ops = dataset[dataset.layer == "op"]
+    return {
+        kind: {
+            "ms_per_element": per_element,
+            "ms_per_call": per_call,
+            "elements": [
+                float(ops[ops.op == kind].elements.min()),
+                float(ops[ops.op == kind].elements.max()),
+            ],
+        }
+        for kind, (per_element, per_call) in sorted(fit_op_models(dataset).items())
+    }
+
+
 def make_entry(device: str, dataset_path: Path, model_paths: dict[str, Path], out: Path) -> dict[str, Any]:
     dataset = pd.read_parquet(dataset_path)
     fingerprint = json.loads(dataset.fingerprint.iloc[0])
@@ -71,6 +94,7 @@ def make_entry(device: str, dataset_path: Path, model_paths: dict[str, Path], ou
         "fingerprint": fingerprint,
         "models": {layer: json.loads(Path(path).read_text()) for layer, path in sorted(model_paths.items())},
         "measured_ranges": {layer: measured_ranges(dataset, layer) for layer in sorted(model_paths)},
+        "op_models": op_models(dataset),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(entry, indent=1) + "\n")
