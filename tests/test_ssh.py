@@ -97,3 +97,18 @@ def test_unsafe_values_are_rejected_before_anything_connects(key, value):
     settings = {"kind": "ssh", "host": "127.0.0.1", "user": "root", "threads": 1, key: value}
     with pytest.raises(ValueError, match=f"{key}="):
         check_settings(settings)
+
+
+def test_the_timers_json_is_found_whichever_side_of_litert_s_log_line_it_lands():
+    from fdi.profile.devices.ssh import _last_json
+
+    # verbatim from a loopback run (stdout and stderr arrive together over the channel)
+    after = (
+        '{"runtime": "ai-edge-litert", "runtime_version": "2.3.0", '
+        '"runs_ms": [0.071404, 0.037912, 0.038241]}\n'
+        "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
+    )
+    before = "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n" + after.splitlines()[0] + "\n"
+    assert _last_json(after)["runs_ms"] == _last_json(before)["runs_ms"] == [0.071404, 0.037912, 0.038241]
+    with pytest.raises(ValueError):
+        _last_json("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")

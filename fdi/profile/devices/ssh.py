@@ -158,7 +158,7 @@ class LiteRTPythonRunner:
                 f"(exit {code}: {output.strip()[-300:]}); install `ai-edge-litert` or `tflite-runtime` "
                 "with numpy on the board, or set runner: benchmark_model"
             )
-        self.runtime = json.loads(output.strip().splitlines()[-1])
+        self.runtime = _last_json(output)
 
     def time(self, graph: Path) -> dict[str, Any]:
         settings = self.settings
@@ -173,11 +173,20 @@ class LiteRTPythonRunner:
         ]
         _, output = self.board.sh(*with_affinity(argv, settings))
         try:
-            return {"runs_ms": json.loads(output.strip().splitlines()[-1])["runs_ms"]}
-        except (IndexError, KeyError, ValueError) as error:
+            return {"runs_ms": _last_json(output)["runs_ms"]}
+        except (KeyError, ValueError) as error:
             raise SshDeviceError(
                 f"{graph.name} on {self.board.label}: unreadable timer output {output[-300:]!r}"
             ) from error
+
+
+def _last_json(output: str) -> dict[str, Any]:
+    """The timer's JSON line. Its stdout and stderr arrive together, and LiteRT's log lines
+    ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.") may come before or after it."""
+    for line in reversed(output.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise ValueError("no JSON line")
 
 
 def _first_line(text: str | None) -> str | None:
