@@ -183,8 +183,9 @@ def test_fine_tuning_keeps_the_epoch_best_on_the_validation_slice(digits_task):
     import keras
 
     from fdi.compress.finish import fine_tune
-    from fdi.compress.search import accuracy, validation_split
+    from fdi.compress.search import accuracy
     from fdi.tasks import artefact
+    from fdi.tasks.plateau import validation_split
 
     arrays, _ = artefact.load(digits_task / "digits.npz")
     model = keras.models.load_model(digits_task / "original.keras", compile=False)

@@ -79,3 +79,56 @@ def test_a_killed_training_job_resumes_from_its_last_epoch(digits, tmp_path):
     finished = [line for line in resumed.stdout.splitlines() if line.startswith("epoch ")]
     assert len(finished) == 6 - done_before and finished[-1].startswith("epoch 6/6 done")
     assert json.loads((tmp_path / "m.json").read_text())["epochs"] == 6
+
+
+def test_training_stops_at_a_plateau_and_keeps_the_best_epoch(digits, tmp_path):
+    """A rate too small to learn: the first epoch is the best, no later one gains more than
+    min_delta, the rate halves after each calm epoch, and training stops after `patience`; the
+    model kept scores the best epoch's validation accuracy."""
+    import keras
+
+    from fdi.tasks.plateau import validation_split
+
+    rule = {"patience": 2, "min_delta": 0.05, "decay": 0.5, "decay_patience": 1, "validation_fraction": 0.2}
+    settings = {**SETTINGS, "epochs": 10, "learning_rate": 1e-7, "plateau": rule}
+    result = train("digits", settings, digits, tmp_path / "m.keras", tmp_path / "m.json", tmp_path / "ckpt")
+    assert (result["epochs_run"], result["best_epoch"], result["epoch_cap"]) == (3, 1, 10)
+    assert (
+        result["plateaued"]
+        and "stop after 2 epochs without a validation-accuracy gain > 0.05" in (result["plateau_rule"])
+    )
+    rates = [point["learning_rate"] for point in result["curve"]]
+    assert rates == pytest.approx([1e-7, 1e-7, 5e-8], rel=1e-6)  # halved after the first calm epoch
+    arrays, _ = artefact.load(digits)
+    *_, valid_x, valid_y = validation_split(arrays, "vgg", 0.2, 0)
+    kept = keras.models.load_model(tmp_path / "m.keras", compile=False)
+    predicted = kept.predict(valid_x[0], batch_size=256, verbose=0).argmax(axis=1)
+    assert float(np.mean(predicted == valid_y)) == pytest.approx(result["best_val_accuracy"], abs=1e-6)
+    assert result["best_val_accuracy"] == result["curve"][0]["val_accuracy"]
+
+
+def test_a_resumed_job_replays_the_plateau_counters_of_the_epochs_it_kept():
+    from fdi.tasks.plateau import DEFAULTS, _replayed
+
+    rule = {**DEFAULTS, "min_delta": 0.01, "decay_patience": 2}
+    curve = [
+        {"epoch": e + 1, "val_accuracy": a, "next_learning_rate": 1e-3}
+        for e, a in enumerate([0.5, 0.6, 0.605, 0.6, 0.7, 0.7])
+    ]
+    state = _replayed(curve[:4], rule)  # 0.605 and 0.6 gain < 0.01 over 0.6: two calm epochs
+    assert (state["best"], state["best_epoch"], state["wait"], state["calm"]) == (0.6, 2, 2, 0)
+    state = _replayed(curve, rule)
+    assert (state["best"], state["best_epoch"], state["wait"], state["calm"]) == (0.7, 5, 1, 1)
+
+
+def test_the_tasks_table_says_how_each_original_was_trained():
+    from fdi.tasks.table import _training
+
+    assert _training({"epochs": 5}) == "5 epochs (fixed)"
+    plateaued = {"epochs": 40, "epochs_run": 17, "best_epoch": 13, "plateaued": True, "epoch_cap": 40}
+    rule = (
+        "stop after 4 epochs without a validation-accuracy gain > 0.001 (rate x0.5 after 2), best epoch kept"
+    )
+    assert _training({**plateaued, "plateau_rule": rule}) == f"17 epochs, best 13 (plateaued; {rule})"
+    capped = {**plateaued, "epochs_run": 40, "best_epoch": 40, "plateaued": False, "plateau_rule": rule}
+    assert _training(capped).startswith("40 epochs, best 40 (cap of 40 reached, not plateaued;")

@@ -71,7 +71,8 @@ def fine_tune(
     under the accuracy tolerance drops off its curve. Returns the kept validation accuracy."""
     import keras
 
-    from fdi.compress.search import accuracy, validation_split
+    from fdi.compress.search import accuracy
+    from fdi.tasks.plateau import validation_split
 
     settings = {**FINETUNE_DEFAULTS, **settings}
     keras.utils.set_random_seed(int(settings["seed"]))

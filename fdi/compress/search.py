@@ -36,7 +36,8 @@ from fdi.compress.compressor import Compressor, width_matrices
 from fdi.compress.extract import extract_model
 from fdi.compress.masked import masked_forward
 from fdi.compress.objectives import StructureCost, parameter_fraction
-from fdi.profile.families import WIDTH_NAMES, inputs_of, widths_of
+from fdi.profile.families import WIDTH_NAMES, widths_of
+from fdi.tasks.plateau import validation_split
 
 DEFAULTS: dict[str, Any] = {
     "objective": "none",
@@ -200,19 +201,6 @@ class Search:
         for group, variables in groups.items():
             for i, variable in enumerate(variables):
                 variable.assign(arrays[f"{group}/{i}"])
-
-
-def validation_split(
-    arrays: dict[str, np.ndarray], family: str, fraction: float, seed: int
-) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray]:
-    """Training inputs and labels, and a validation slice of the training data (the test split
-    stays untouched until the curve's points are judged)."""
-
-    inputs, labels = inputs_of(arrays, family, "train"), arrays["y_train"]
-    order = np.random.default_rng(seed).permutation(len(labels))
-    cut = round(len(labels) * (1 - fraction))
-    train, valid = order[:cut], order[cut:]
-    return [x[train] for x in inputs], labels[train], [x[valid] for x in inputs], labels[valid]
 
 
 def accuracy(model: Any, inputs: list[np.ndarray], labels: np.ndarray) -> float:

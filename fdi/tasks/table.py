@@ -30,22 +30,33 @@ def tasks_table(networks: pd.DataFrame, metrics_paths: list[Path]) -> pd.DataFra
     """The task rows of a networks table, with each task's data and accuracy."""
     metrics = pd.DataFrame([json.loads(Path(p).read_text()) for p in metrics_paths])
     metrics["id"] = "task-" + metrics.task
-    keep = ["id", "task", "data", "n_train", "n_test", "epochs", "test_accuracy", "test_top5", "train_wall_s"]
+    metrics["training"] = [_training(record) for record in metrics.to_dict("records")]
+    keep = ["id", "task", "data", "n_train", "n_test", "epochs", "training", "test_accuracy", "test_top5"]
+    keep.append("train_wall_s")
     rows = networks[networks.role == "task"].merge(metrics[keep], on="id", how="left")
     return rows
+
+
+def _training(record: dict) -> str:
+    """How long the original trained and why it stopped (issue 29: a converged original)."""
+    if pd.isna(record.get("epochs_run", float("nan"))):
+        return f"{record['epochs']} epochs (fixed)"
+    end = "plateaued" if record["plateaued"] else f"cap of {record['epoch_cap']} reached, not plateaued"
+    run, best = int(record["epochs_run"]), int(record["best_epoch"])
+    return f"{run} epochs, best {best} ({end}; {record['plateau_rule']})"
 
 
 def tasks_markdown(table: pd.DataFrame) -> str:
     lines = [
         "| device | task | data (train / test) | widths | test accuracy | top-5 | measured ms "
-        "| predicted ms | error | train s (epochs) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| predicted ms | error | train s | training |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in table.itertuples():
         top5 = "-" if pd.isna(row.test_top5) else f"{100 * row.test_top5:.1f}%"
         lines.append(
             f"| {row.device} | {row.task} | {row.data} ({row.n_train} / {row.n_test}) | {row.widths} "
             f"| {100 * row.test_accuracy:.1f}% | {top5} | {row.measured_ms:.3f} | {row.predicted_ms:.3f} "
-            f"| {row.error_pct:+.1f}% | {row.train_wall_s:.0f} ({row.epochs}) |"
+            f"| {row.error_pct:+.1f}% | {row.train_wall_s:.0f} | {row.training} |"
         )
     return "\n".join(lines) + "\n"

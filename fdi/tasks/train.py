@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fdi.profile.families import inputs_of, reports_top5
-from fdi.tasks import artefact
+from fdi.tasks import artefact, plateau
 
 
 def _epoch_logger(epochs: int) -> Any:
@@ -75,7 +75,20 @@ def train(
         metrics=metrics,
     )
     epochs = int(settings["epochs"])
-    train_x, train_y = inputs_of(arrays, family, "train"), arrays["y_train"]
+    rule = settings.get("plateau")  # None: a fixed number of epochs, on the whole training split
+    callbacks = []
+    if rule is None:
+        train_x, train_y = inputs_of(arrays, family, "train"), arrays["y_train"]
+        validation = None
+    else:
+        fraction = float({**plateau.DEFAULTS, **rule}["validation_fraction"])
+        train_x, train_y, valid_x, valid_y = plateau.validation_split(arrays, family, fraction, seed)
+        validation = (valid_x, valid_y)
+        Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
+        # before the backup: an epoch's plateau state is written before its checkpoint is
+        callbacks.append(plateau.plateau_callback(rule, checkpoint_dir, epochs))
+    callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir), delete_checkpoint=False))
+    callbacks.append(_epoch_logger(epochs))
     test_x, test_y = inputs_of(arrays, family, "test"), arrays["y_test"]
     print(
         f"{task}: {family} {settings['widths']} on {record['data']} "
@@ -90,10 +103,8 @@ def train(
         epochs=epochs,
         shuffle=True,
         verbose=0,
-        callbacks=[
-            keras.callbacks.BackupAndRestore(str(checkpoint_dir), delete_checkpoint=False),
-            _epoch_logger(epochs),
-        ],
+        validation_data=validation,
+        callbacks=callbacks,
     )
     wall_s = time.perf_counter() - started
     scores = model.evaluate(test_x, test_y, batch_size=256, verbose=0, return_dict=True)
@@ -120,6 +131,8 @@ def train(
         "train_wall_s": round(wall_s, 1),
         "train_wall_s_note": "this job's fit only: a resumed job counts its own epochs",
     }
+    if rule is not None:
+        result.update(plateau.summary(checkpoint_dir, epochs, rule))
     Path(metrics_path).write_text(json.dumps(result, indent=1) + "\n")
     import shutil
 
