@@ -372,4 +372,3 @@ def search(
     (out_dir / "search.json").write_text(json.dumps(result, indent=1) + "\n")
     checkpoint.unlink(missing_ok=True)
     return result
-

@@ -45,12 +45,11 @@ def predict_network(
         if model is None:
             network.unsupported.append(f"{op['name']} ({op['op']}: no op model for {device})")
             continue
-        low, high = model["elements"]
-        outside = f"elements {op['elements']:g} {'<' if op['elements'] < low else '>'} " + (
-            f"{low:g}" if op["elements"] < low else f"{high:g}"
-        )
         notes = [op["note"]] if op["note"] else []
-        notes += [] if low <= op["elements"] <= high else [f"extrapolated: {outside}"]
+        low, high = model["elements"]
+        if op["elements"] < low or op["elements"] > high:
+            bound = f"< {low:g}" if op["elements"] < low else f"> {high:g}"
+            notes.append(f"extrapolated: elements {op['elements']:g} {bound}")
         rows.append(
             {
                 "position": position,
