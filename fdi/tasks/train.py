@@ -5,7 +5,9 @@ trained model is exactly what the time models predict and the compressor widens 
 Seeding (`keras.utils.set_random_seed` and TensorFlow's deterministic ops) makes a rerun of the
 same config on the same CPU give the same weights. Keras's BackupAndRestore keeps the last
 finished epoch's state in `checkpoint_dir`: a job killed halfway resumes there (with the
-optimiser's moments restarted), and the directory is removed when training completes.
+optimiser's moments restarted), and the directory is removed when training completes. With a
+`plateau:` setting the network trains until its validation accuracy stops improving
+(fdi.tasks.plateau), `epochs` being the cap.
 """
 
 from __future__ import annotations
