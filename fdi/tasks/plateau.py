@@ -50,7 +50,7 @@ def criterion(settings: dict[str, Any]) -> str:
     )
 
 
-def plateau_callback(settings: dict[str, Any], checkpoint_dir: Path, epochs: int) -> Any:
+def plateau_callback(settings: dict[str, Any], checkpoint_dir: Path) -> Any:
     """The Keras callback applying the rule above, its state in `checkpoint_dir`."""
     import keras
 
@@ -77,15 +77,11 @@ def plateau_callback(settings: dict[str, Any], checkpoint_dir: Path, epochs: int
             logs = logs or {}
             accuracy, state = float(logs["val_accuracy"]), self.state
             rate = float(np.asarray(self.model.optimizer.learning_rate))
-            if state["best"] is None or accuracy > state["best"] + rule["min_delta"]:
-                state.update(best=accuracy, best_epoch=epoch + 1, wait=0, calm=0)
+            improved, decays = _step(state, accuracy, epoch + 1, rule)
+            if improved:
                 self.model.save_weights(weights_path)
-            else:
-                state["wait"] += 1
-                state["calm"] += 1
-            next_rate = rate
-            if state["calm"] >= rule["decay_patience"]:
-                next_rate, state["calm"] = rate * rule["decay"], 0
+            next_rate = rate * rule["decay"] if decays else rate
+            if decays:
                 self.model.optimizer.learning_rate.assign(next_rate)
             state["curve"].append(
                 {
@@ -112,17 +108,25 @@ def plateau_callback(settings: dict[str, Any], checkpoint_dir: Path, epochs: int
     return Plateau()
 
 
+def _step(state: dict[str, Any], accuracy: float, epoch: int, rule: dict[str, Any]) -> tuple[bool, bool]:
+    """One epoch of the rule on `state`'s counters: (whether it improved, whether the rate decays)."""
+    improved = state["best"] is None or accuracy > state["best"] + rule["min_delta"]
+    if improved:
+        state.update(best=accuracy, best_epoch=epoch, wait=0, calm=0)
+    else:
+        state["wait"] += 1
+        state["calm"] += 1
+    decays = state["calm"] >= rule["decay_patience"]
+    if decays:
+        state["calm"] = 0
+    return improved, decays
+
+
 def _replayed(curve: list[dict[str, Any]], rule: dict[str, Any]) -> dict[str, Any]:
     """The rule's counters after the epochs of `curve`, as the callback would have left them."""
     state: dict[str, Any] = {"curve": curve, "best": None, "best_epoch": None, "wait": 0, "calm": 0}
     for point in curve:
-        if state["best"] is None or point["val_accuracy"] > state["best"] + rule["min_delta"]:
-            state.update(best=point["val_accuracy"], best_epoch=point["epoch"], wait=0, calm=0)
-        else:
-            state["wait"] += 1
-            state["calm"] += 1
-        if state["calm"] >= rule["decay_patience"]:
-            state["calm"] = 0
+        _step(state, point["val_accuracy"], point["epoch"], rule)
     return state
 
 

@@ -88,7 +88,7 @@ def train(
         validation = (valid_x, valid_y)
         Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
         # before the backup: an epoch's plateau state is written before its checkpoint is
-        callbacks.append(plateau.plateau_callback(rule, checkpoint_dir, epochs))
+        callbacks.append(plateau.plateau_callback(rule, checkpoint_dir))
     callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir), delete_checkpoint=False))
     callbacks.append(_epoch_logger(epochs))
     test_x, test_y = inputs_of(arrays, family, "test"), arrays["y_test"]
