@@ -168,11 +168,12 @@ rule compress_table:
         datasets=lambda wildcards, input: PLAN.dataset_pairs(input.datasets),
         tolerance=lambda wildcards: PLAN.compress["accuracy_tolerance"],
         spread_sd=lambda wildcards: PLAN.compress["accuracy_spread_sd"],
+        levels=lambda wildcards: PLAN.compress["equal_accuracy_drops"],
         settings=PLAN.instrument_settings(),
     shell:
         "fdi compress-table --points {input.points:q} --metrics {input.metrics:q}"
         " --timings {params.timings} --settings {params.settings:q} --tolerance {params.tolerance}"
-        " --spread-metrics {input.spread:q} --spread-sd {params.spread_sd}"
+        " --spread-metrics {input.spread:q} --spread-sd {params.spread_sd} --levels {params.levels}"
         " --curves {output.curves:q} --tables-dir results/tables --figures-dir results/figures"
         " --models {input.models:q} --datasets {params.datasets} --energy {input.energy:q}"
         " > {log:q} 2>&1"

@@ -129,7 +129,7 @@ def cmd_localmin(args: argparse.Namespace) -> None:
 def cmd_table(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from fdi.compress import table
+    from fdi.compress import equal_accuracy, table
     from fdi.energy.compute import load_summaries
 
     models = time_models(args.models, args.datasets)
@@ -148,11 +148,20 @@ def cmd_table(args: argparse.Namespace) -> None:
         original = float(rows[rows.variant == "original"].test_accuracy.iloc[0])
         bar, why = table.accuracy_bar(original, other_seeds.get(task, []), args.tolerance, args.spread_sd)
         frame = table.task_table(rows, family, devices, bar)
+        frame = pd.concat([frame, equal_accuracy.table_rows(rows, devices, args.levels)])
         csv = args.tables_dir / f"table{number}.csv"
         frame.to_csv(csv)
         name = task if task == family else f"{task} ({family})"
         title = f"Table {number}: {name}, each variant's most compressed point at the original's accuracy"
-        notes = [why, *table.seed_picks(rows, bar, devices), *table.ranking(rows, devices)]
+        notes = [
+            why,
+            *equal_accuracy.summary(rows, devices, args.levels),
+            *table.seed_picks(rows, bar, devices),
+            *table.ranking(rows, devices),
+        ]
+        converged = equal_accuracy.above_original(rows, other_seeds.get(task, []), args.spread_sd)
+        if converged:
+            notes.append(converged)
         if other_seeds.get(task):
             strict = original - args.tolerance
             kept = table.kept_by(rows, strict)
@@ -163,7 +172,8 @@ def cmd_table(args: argparse.Namespace) -> None:
         (args.tables_dir / f"table{number}.md").write_text(table.markdown(frame, title, notes))
         for note in notes:
             print(f"{task}, {note}")
-        table.figure(rows, task, devices, args.figures_dir / f"fig5_{task}.png")
+        levels = equal_accuracy.levels(original, args.levels)
+        table.figure(rows, task, devices, args.figures_dir / f"fig5_{task}.png", levels)
         print(f"{task}: table{number}.csv/.md, fig5_{task}.png")
 
 
@@ -234,6 +244,14 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     )
     p.add_argument("--settings", type=json_arg, required=True, help="per device: its instrument settings")
     p.add_argument("--tolerance", type=float, required=True, help="accuracy a pick may lose (fraction)")
+    p.add_argument(
+        "--levels",
+        nargs="+",
+        type=float,
+        default=[0.0, 0.005, 0.01, 0.02],
+        help="compare the variants at the original's accuracy minus each of these (fractions; "
+        "default: the original's, 0.5, 1 and 2 points below)",
+    )
     p.add_argument(
         "--spread-metrics",
         nargs="*",

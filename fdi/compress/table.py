@@ -268,9 +268,13 @@ def markdown(frame: pd.DataFrame, title: str, notes: Sequence[str] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def figure(curve: pd.DataFrame, task: str, devices: Sequence[str], path: Path) -> None:
+def figure(
+    curve: pd.DataFrame, task: str, devices: Sequence[str], path: Path, levels: Sequence[float] = ()
+) -> None:
     """Accuracy against measured time on each device, against measured energy where a device has
-    it, and against the parameter fraction, one line per variant (the paper's Figs. 5a-e / 7a-e)."""
+    it, and against the parameter fraction, one line per variant (the paper's Figs. 5a-e / 7a-e);
+    the accuracy `levels` the variants are compared at (fdi.compress.equal_accuracy) as dotted
+    lines."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -305,6 +309,14 @@ def figure(curve: pd.DataFrame, task: str, devices: Sequence[str], path: Path) -
                 )
                 colour = line.get_color()
         ax.plot([original[column]], [100 * original.test_accuracy], "k*", markersize=12, label="original")
+        for number, level in enumerate(levels):
+            ax.axhline(
+                100 * level,
+                color="grey",
+                linestyle=":",
+                linewidth=1,
+                label="compared at" if number == 0 else None,
+            )
         ax.set_xlabel(label)
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
