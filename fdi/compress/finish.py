@@ -68,24 +68,32 @@ def fine_tune(
     judged the structure on stays out of training here too). The learning rate decays to zero
     over the epochs on a cosine (`schedule: cosine`) or stays put (`constant`). A short
     fine-tune's last epoch is not its best often enough to matter: a point one tenth of a point
-    under the accuracy tolerance drops off its curve. Returns the kept validation accuracy."""
+    under the accuracy tolerance drops off its curve. With `plateau:` in `settings`, fine-tuning
+    follows the originals' rule (fdi.tasks.plateau, issue 29): `epochs` is a cap, the rate is
+    constant and multiplied by `decay` after `decay_patience` epochs without a gain, and training
+    stops after `patience`; so no compressed network gets a training budget its original did not.
+    Returns the kept validation accuracy."""
     import keras
 
     from fdi.compress.search import accuracy
-    from fdi.tasks.plateau import validation_split
+    from fdi.tasks import plateau
 
     settings = {**FINETUNE_DEFAULTS, **settings}
+    rule = None if settings.get("plateau") is None else {**plateau.DEFAULTS, **settings["plateau"]}
     keras.utils.set_random_seed(int(settings["seed"]))
-    train_x, train_y, valid_x, valid_y = validation_split(arrays, family, *validation)
+    train_x, train_y, valid_x, valid_y = plateau.validation_split(arrays, family, *validation)
     epochs, batch = int(settings["epochs"]), int(settings["batch_size"])
     rate: Any = float(settings["learning_rate"])
-    if settings["schedule"] == "cosine" and epochs:
+    if settings["schedule"] == "cosine" and epochs and rule is None:
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=epochs * -(-len(train_y) // batch))
     elif settings["schedule"] not in ("cosine", "constant"):
         raise ValueError(f"finetune.schedule must be cosine or constant, not {settings['schedule']!r}")
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy")
     best, best_weights, best_epoch = accuracy(model, valid_x, valid_y), model.get_weights(), 0
     log(f"  before fine-tuning: validation accuracy {best:.4f}")
+    state: dict[str, Any] = {"best": None, "best_epoch": None, "wait": 0, "calm": 0}
+    if rule is not None:
+        plateau.step(state, best, 0, rule)
     for epoch in range(epochs):
         started = time.perf_counter()
         history = model.fit(
@@ -103,6 +111,15 @@ def fine_tune(
         )
         if score >= best:
             best, best_weights, best_epoch = score, model.get_weights(), epoch + 1
+        if rule is not None:
+            _, decays = plateau.step(state, score, epoch + 1, rule)
+            if decays:
+                model.optimizer.learning_rate.assign(
+                    float(np.asarray(model.optimizer.learning_rate)) * rule["decay"]
+                )
+            if state["wait"] >= rule["patience"]:
+                log(f"  plateau: no validation gain > {rule['min_delta']:g} for {state['wait']} epochs")
+                break
     model.set_weights(best_weights)
     log(f"  kept epoch {best_epoch} (validation accuracy {best:.4f})")
     return best

@@ -77,7 +77,7 @@ def plateau_callback(settings: dict[str, Any], checkpoint_dir: Path) -> Any:
             logs = logs or {}
             accuracy, state = float(logs["val_accuracy"]), self.state
             rate = float(np.asarray(self.model.optimizer.learning_rate))
-            improved, decays = _step(state, accuracy, epoch + 1, rule)
+            improved, decays = step(state, accuracy, epoch + 1, rule)
             if improved:
                 self.model.save_weights(weights_path)
             next_rate = rate * rule["decay"] if decays else rate
@@ -108,8 +108,10 @@ def plateau_callback(settings: dict[str, Any], checkpoint_dir: Path) -> Any:
     return Plateau()
 
 
-def _step(state: dict[str, Any], accuracy: float, epoch: int, rule: dict[str, Any]) -> tuple[bool, bool]:
-    """One epoch of the rule on `state`'s counters: (whether it improved, whether the rate decays)."""
+def step(state: dict[str, Any], accuracy: float, epoch: int, rule: dict[str, Any]) -> tuple[bool, bool]:
+    """One epoch of the rule on `state`'s counters (`best`, `best_epoch`, `wait`, `calm`):
+    (whether it improved, whether the rate decays). Also the compressed networks' fine-tuning
+    (fdi.compress.finish.fine_tune), so both sides train under one rule."""
     improved = state["best"] is None or accuracy > state["best"] + rule["min_delta"]
     if improved:
         state.update(best=accuracy, best_epoch=epoch, wait=0, calm=0)
@@ -126,7 +128,7 @@ def _replayed(curve: list[dict[str, Any]], rule: dict[str, Any]) -> dict[str, An
     """The rule's counters after the epochs of `curve`, as the callback would have left them."""
     state: dict[str, Any] = {"curve": curve, "best": None, "best_epoch": None, "wait": 0, "calm": 0}
     for point in curve:
-        _step(state, point["val_accuracy"], point["epoch"], rule)
+        step(state, point["val_accuracy"], point["epoch"], rule)
     return state
 
 
