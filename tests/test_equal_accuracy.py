@@ -55,7 +55,7 @@ def _synthetic_curve() -> pd.DataFrame:
     0.88; FastDeepIoT's fastest point (0.87) is above 0.86, so 0.86 is only an upper bound there."""
     rows = [("original", 0.90, 2.0)]
     rows += [("deepiot", a, t) for a, t in [(0.895, 1.6), (0.885, 1.2), (0.85, 0.8)]]
-    rows += [("fastdeepiot", a, t) for a, t in [(0.905, 1.0), (0.885, 0.6), (0.87, 0.5)]]
+    rows += [("fastdeepiot_host", a, t) for a, t in [(0.905, 1.0), (0.885, 0.6), (0.87, 0.5)]]
     return pd.DataFrame(
         [
             {"variant": v, "test_accuracy": a, "measured_ms_host": t, "widths": json.dumps([1]), "point": i}
@@ -66,27 +66,28 @@ def _synthetic_curve() -> pd.DataFrame:
 
 def test_the_table_rows_give_each_variant_its_time_and_ratio_at_each_level():
     frame = table_rows(_synthetic_curve(), ["host"], drops=(0.0, 0.01, 0.04))
-    assert list(frame.columns) == ["original", "deepiot", "fastdeepiot"]
+    assert list(frame.columns) == ["original", "deepiot", "fastdeepiot_host"]
     at_original = frame.loc["ms at 90.00% (the original's accuracy), host"]
     assert at_original.original == "2.000"
     assert at_original.deepiot == "not reached"  # DeepIoT's best is 0.895
     # FastDeepIoT at 0.90: from (0.885, 0.6) to (0.905, 1.0): 0.6 + 0.75 * 0.4 = 0.9
-    assert at_original.fastdeepiot == "0.900"
-    assert frame.loc["vs DeepIoT at 90.00%, host"].fastdeepiot == "-"
+    assert at_original.fastdeepiot_host == "0.900"
+    assert frame.loc["vs DeepIoT at 90.00%, host"].fastdeepiot_host == "-"
     # at 0.89: DeepIoT 1.2 + 0.5 * 0.4 = 1.4; FastDeepIoT 0.6 + 0.25 * 0.4 = 0.7: -50%
     at_89 = frame.loc["ms at 89.00% (1 points below), host"]
-    assert (at_89.deepiot, at_89.fastdeepiot) == ("1.400", "0.700")
-    assert frame.loc["vs DeepIoT at 89.00%, host"].fastdeepiot == "-50.0%"
+    assert (at_89.deepiot, at_89.fastdeepiot_host) == ("1.400", "0.700")
+    assert frame.loc["vs DeepIoT at 89.00%, host"].fastdeepiot_host == "-50.0%"
     assert frame.loc["vs DeepIoT at 89.00%, host"].deepiot == "+0.0%"
     # at 0.86: DeepIoT 0.8 + (0.01 / 0.035) * 0.4; FastDeepIoT only an upper bound (0.5)
     at_86 = frame.loc["ms at 86.00% (4 points below), host"]
     assert at_86.deepiot == f"{0.8 + 0.01 / 0.035 * 0.4:.3f}"
-    assert at_86.fastdeepiot == "<= 0.500"
-    assert frame.loc["vs DeepIoT at 86.00%, host"].fastdeepiot == "-"
+    assert at_86.fastdeepiot_host == "<= 0.500"
+    assert frame.loc["vs DeepIoT at 86.00%, host"].fastdeepiot_host == "-"
 
 
 def test_the_summary_names_every_level_and_what_was_not_compared():
     (line,) = summary(_synthetic_curve(), ["host"], drops=(0.0, 0.01))
+    assert "fastdeepiot_host's measured time" in line
     assert "89.00%: -50.0%" in line
     assert "90.00% (not reached / interpolated)" in line
 

@@ -133,34 +133,38 @@ def _ratio(value: TimeAtLevel, base: TimeAtLevel) -> str:
 
 
 def summary(curve: pd.DataFrame, devices: Sequence[str], drops: Sequence[float] = DEFAULT_DROPS) -> list[str]:
-    """A sentence per device: FastDeepIoT's time against DeepIoT's at every level both reach."""
+    """A sentence per device and FastDeepIoT variant (one per device's time model,
+    `fastdeepiot_DEVICE`): its measured time against DeepIoT's at every level both reach."""
     original = float(curve[curve.variant == "original"].test_accuracy.iloc[0])
     variants = _variants(curve)
-    if "deepiot" not in variants or "fastdeepiot" not in variants:
+    steered = [v for v in variants if v == "fastdeepiot" or v.startswith("fastdeepiot_")]
+    if "deepiot" not in variants:
         return []
     lines = []
     for device in devices:
         column = f"measured_ms_{device}"
         if column not in curve:
             continue
-        parts, missing = [], []
-        for level in levels(original, drops):
-            times = {
-                v: time_at(curve[curve.variant == v].test_accuracy, curve[curve.variant == v][column], level)
-                for v in ("deepiot", "fastdeepiot")
-            }
-            if times["deepiot"].exact and times["fastdeepiot"].exact:
-                parts.append(f"{100 * level:.2f}%: {_ratio(times['fastdeepiot'], times['deepiot'])}")
-            else:
-                missing.append(f"{100 * level:.2f}% ({times['deepiot'].kind} / {times['fastdeepiot'].kind})")
-        line = (
-            f"At equal accuracy on {device}, FastDeepIoT's measured time against DeepIoT's "
-            "(each curve's accuracy-time frontier, time linear in accuracy between its two points "
-            "around the level, never extrapolated): " + ("; ".join(parts) if parts else "no level both reach")
-        )
-        if missing:
-            line += f". Not compared (DeepIoT / FastDeepIoT): {'; '.join(missing)}"
-        lines.append(line + ".")
+        for variant in steered:
+            parts, missing = [], []
+            for level in levels(original, drops):
+                base, fast = (
+                    time_at(curve[curve.variant == v].test_accuracy, curve[curve.variant == v][column], level)
+                    for v in ("deepiot", variant)
+                )
+                if base.exact and fast.exact:
+                    parts.append(f"{100 * level:.2f}%: {_ratio(fast, base)}")
+                else:
+                    missing.append(f"{100 * level:.2f}% ({base.kind} / {fast.kind})")
+            line = (
+                f"At equal accuracy on {device}, {variant}'s measured time against DeepIoT's (each "
+                "curve's accuracy-time frontier, time linear in accuracy between its two points "
+                "around the level, never extrapolated): "
+                + ("; ".join(parts) if parts else "no level both reach")
+            )
+            if missing:
+                line += f". Not compared (DeepIoT / {variant}): {'; '.join(missing)}"
+            lines.append(line + ".")
     return lines
 
 
