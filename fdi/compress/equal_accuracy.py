@@ -91,6 +91,16 @@ def _variants(curve: pd.DataFrame) -> list[str]:
     return variant_order(sorted(names))
 
 
+def times_at(
+    curve: pd.DataFrame, column: str, level: float, variants: Sequence[str]
+) -> dict[str, TimeAtLevel]:
+    """Each of `variants`' time at accuracy `level`, from its points' `column` (measured ms)."""
+    return {
+        v: time_at(curve[curve.variant == v].test_accuracy, curve[curve.variant == v][column], level)
+        for v in variants
+    }
+
+
 def table_rows(
     curve: pd.DataFrame, devices: Sequence[str], drops: Sequence[float] = DEFAULT_DROPS
 ) -> pd.DataFrame:
@@ -106,10 +116,7 @@ def table_rows(
             continue
         for drop, level in zip(drops, levels(float(original.test_accuracy), drops), strict=True):
             label = "the original's accuracy" if drop == 0 else f"{100 * drop:g} points below"
-            found = {
-                v: time_at(curve[curve.variant == v].test_accuracy, curve[curve.variant == v][column], level)
-                for v in variants
-            }
+            found = times_at(curve, column, level, variants)
             name = f"ms at {100 * level:.2f}% ({label}), {device}"
             rows[name] = {
                 "original": f"{original[column]:.3f}" if drop == 0 else "",
@@ -148,10 +155,8 @@ def summary(curve: pd.DataFrame, devices: Sequence[str], drops: Sequence[float] 
         for variant in steered:
             parts, missing = [], []
             for level in levels(original, drops):
-                base, fast = (
-                    time_at(curve[curve.variant == v].test_accuracy, curve[curve.variant == v][column], level)
-                    for v in ("deepiot", variant)
-                )
+                found = times_at(curve, column, level, ("deepiot", variant))
+                base, fast = found["deepiot"], found[variant]
                 if base.exact and fast.exact:
                     parts.append(f"{100 * level:.2f}%: {_ratio(fast, base)}")
                 else:
