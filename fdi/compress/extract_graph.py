@@ -1,0 +1,104 @@
+"""A physically smaller copy of any Keras model: the kept elements of each width group with their
+trained weights (fdi.compress.width_groups says which weights hold which elements).
+
+The model is cloned layer by layer with the new widths in the producers' configs (and in any
+reshape's target), then every weight is its original, indexed: a producer keeps the output
+columns of its group's kept elements (a recurrent layer in each gate block, and the recurrent
+kernel's rows too), a per-channel layer (batch norm, depthwise conv, PReLU) its kept channels,
+and every layer the input rows its input layout keeps (a dense after a flatten: the kept
+channels at every position). The result computes what fdi.compress.masked_graph computes under
+the same keep sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fdi.compress.width_groups import CHANNELWISE, PRODUCERS, RECURRENT, RESHAPING, Layout, WidthGraph
+
+GATES = {"GRU": 3, "LSTM": 4, "SimpleRNN": 1}
+WIDTH_KEYS = {"Dense": "units", "GRU": "units", "LSTM": "units", "SimpleRNN": "units"}
+
+
+def kept_channels(layout: Layout, kept: Sequence[np.ndarray]) -> np.ndarray:
+    """Indices along a tensor's last axis, laid out as `layout`, of the kept channels (at every
+    tile, in order)."""
+    per_tile = np.concatenate([s.offset + kept[s.group] for s in layout.segments])
+    return (np.arange(layout.tiles)[:, None] * layout.period + per_tile[None, :]).ravel()
+
+
+def _new_width(layout: Layout, kept: Sequence[np.ndarray]) -> int:
+    return layout.tiles * sum(len(kept[s.group]) for s in layout.segments)
+
+
+def _keep_lists(graph: WidthGraph, keep: Sequence[Sequence[int]]) -> list[np.ndarray]:
+    prunable = [g for g in graph.groups if g.prunable]
+    if len(keep) != len(prunable):
+        raise ValueError(
+            f"{graph.model.name} has {len(prunable)} prunable width groups; got {len(keep)} keep lists"
+        )
+    lists, given = [], iter(keep)
+    for group in graph.groups:
+        kept = np.arange(group.width) if not group.prunable else np.unique(np.asarray(next(given), dtype=int))
+        if not len(kept) or kept.min() < 0 or kept.max() >= group.width:
+            raise ValueError(
+                f"group {group.name}: keep indices must be a non-empty subset of 0..{group.width - 1}"
+            )
+        lists.append(kept)
+    return lists
+
+
+def _sliced(
+    layer: Any, weights: list[np.ndarray], rows: np.ndarray, cols: np.ndarray | None
+) -> list[np.ndarray]:
+    """`layer`'s weights keeping input rows `rows` and (a producer's) output elements `cols`."""
+    kind = type(layer).__name__
+    if kind in RECURRENT:
+        units = layer.units
+        gates = np.concatenate([g * units + cols for g in range(GATES[kind])])
+        kernel, recurrent, *bias = weights
+        return [kernel[rows][:, gates], recurrent[cols][:, gates], *[b[..., gates] for b in bias]]
+    if kind in PRODUCERS:  # Dense and convolutions: kernel (..., in, out), bias (out,)
+        kernel, *bias = weights
+        return [kernel[..., rows, :][..., cols], *[b[cols] for b in bias]]
+    if kind == "DepthwiseConv2D" or kind == "DepthwiseConv1D":  # kernel (..., channels, 1)
+        kernel, *bias = weights
+        return [kernel[..., rows, :], *[b[rows] for b in bias]]
+    return [w[..., rows] for w in weights]  # batch norm, PReLU: per channel on the last axis
+
+
+def extract_graph_model(graph: WidthGraph, keep: Sequence[Sequence[int]], name: str | None = None) -> Any:
+    """A new Keras model holding only the elements in `keep` (one index list per prunable group, in
+    the order of `graph.prunable()`) with their trained weights."""
+    import keras
+
+    kept = _keep_lists(graph, keep)
+
+    def clone(layer: Any) -> Any:
+        config = layer.get_config()
+        kind = type(layer).__name__
+        call = graph.calls.get(layer.name)
+        if call is not None and kind in PRODUCERS:
+            config[WIDTH_KEYS.get(kind, "filters")] = _new_width(call[1], kept)
+        elif call is not None and kind in RESHAPING and config["target_shape"][-1] != -1:
+            config["target_shape"] = (*config["target_shape"][:-1], _new_width(call[1], kept))
+        return type(layer).from_config(config)
+
+    copy = keras.models.clone_model(graph.model, clone_function=clone)
+    small = keras.Model(copy.inputs, copy.outputs, name=name or f"{graph.model.name}_extracted")
+    for layer in graph.model.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        kind = type(layer).__name__
+        if layer.name not in graph.calls or not (kind in PRODUCERS or kind in CHANNELWISE):
+            small.get_layer(layer.name).set_weights(weights)  # kept at its width
+            continue
+        inputs, output = graph.calls[layer.name]
+        rows = kept_channels(inputs, kept)
+        cols = kept_channels(output, kept) if kind in PRODUCERS else None
+        small.get_layer(layer.name).set_weights(_sliced(layer, weights, rows, cols))
+    return small
