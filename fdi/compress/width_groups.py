@@ -20,6 +20,7 @@ them).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +103,7 @@ class WidthGraph:
     model: Any = field(default=None, compare=False, repr=False)
     layouts: dict[int, Layout] = field(default_factory=dict, compare=False, repr=False)
     calls: dict[str, tuple[Layout, Layout]] = field(default_factory=dict, compare=False, repr=False)
+    shapes: dict[str, tuple[tuple, tuple]] = field(default_factory=dict, compare=False, repr=False)
 
     def prunable(self) -> tuple[WidthGroup, ...]:
         return tuple(g for g in self.groups if g.prunable)
@@ -214,12 +216,15 @@ def _unsupported(op: Any, rank_in: int, rank_out: int) -> str | None:
     return None
 
 
-def width_groups(model: Any) -> WidthGraph:
-    """The model's width groups (see the module docstring), in the order the model computes them."""
+def width_groups(model: Any, ties: Sequence[Sequence[str]] = ()) -> WidthGraph:
+    """The model's width groups (see the module docstring), in the order the model computes them.
+    `ties` lists producers whose widths are one by choice rather than by the graph (DeepSense's
+    two sensor branches share their conv masks, as in the authors' code)."""
     model = _functional(model)
     b = _Builder()
     layout: dict[int, Layout] = {}
     first_call: dict[str, tuple[Layout, Layout]] = {}  # layer -> (input, output) of its first call
+    shapes: dict[str, tuple[tuple, tuple]] = {}
     for x in model.inputs:
         layout[id(x)] = b.new(_last(x), fixed="model input")
     for node in call_order(model):
@@ -286,11 +291,23 @@ def width_groups(model: Any) -> WidthGraph:
             out = [b.new(_last(t), fixed=f"written by {name} ({why})") for t in outputs]
         if name not in first_call and ins:
             first_call[name] = (ins[0], out[0])
+            shapes[name] = (tuple(inputs[0].shape), tuple(outputs[0].shape))
         for t, lay in zip(outputs, out, strict=True):
             layout[id(t)] = lay
     for t in model.outputs:
         b.fix(layout[id(t)], "model output (set by the labels)")
-    return _collect(b, model, layout, first_call)
+    made = {name for names in b.producers for name in names}
+    for tie in ties:
+        unknown = [n for n in tie if n not in made]
+        if unknown:
+            raise ValueError(f"{model.name}: cannot tie {', '.join(unknown)}: not a producer of a width")
+        outs = [first_call[n][1] for n in tie]
+        if len({o.period for o in outs}) != 1:
+            raise ValueError(f"{model.name}: cannot tie {', '.join(tie)}: their widths differ")
+        b.tie(outs)
+    graph = _collect(b, model, layout, first_call)
+    graph.shapes.update(shapes)
+    return graph
 
 
 def _collect(

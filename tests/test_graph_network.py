@@ -1,0 +1,77 @@
+"""The two paper networks read as any user's graph give what their hand-written families give:
+the same widths, layer rows, op rows, parameter counts and compressor embeddings, at any widths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("keras")
+
+from fdi.compress.compressor import width_matrices
+from fdi.compress.graph_network import GraphNetwork
+from fdi.compress.objectives import parameter_counts
+from fdi.compress.search import initial_keep
+from fdi.profile import families
+
+DEEPSENSE_TIES = [["acc_conv1", "gyro_conv1"], ["acc_conv2", "gyro_conv2"]]
+CASES = {
+    "vgg": ([16, 16, 32, 32, 64, 64, 64, 64, 64, 64, 64, 64, 64, 256, 256], ()),
+    "deepsense": ([32, 32, 32, 32, 32, 32, 60, 60], DEEPSENSE_TIES),
+}
+
+
+def _unnamed(rows: list[dict]) -> list[tuple]:
+    return sorted(tuple(sorted((k, v) for k, v in row.items() if k != "name")) for row in rows)
+
+
+@pytest.mark.parametrize("family", CASES)
+def test_a_family_read_as_a_graph_has_the_familys_rows_counts_and_embeddings(family: str) -> None:
+    widths, ties = CASES[family]
+    model = families.build_keras(family, widths, batch_size=None)
+    network = GraphNetwork(model, ties)
+    assert network.widths == widths
+    keep = {"conv": 0.8, "fc": 0.7, "recurrent": 0.5}
+    assert [keep[k] for k in network.kinds()] == initial_keep(family, keep)
+    rng = np.random.default_rng(0)
+    for candidate in [widths, [int(rng.integers(1, w + 1)) for w in widths]]:
+        assert _unnamed(network.layers(candidate)) == _unnamed(families.layers(family, candidate))
+        ops = _unnamed(families.other_ops(family, candidate))
+        assert _unnamed(network.other_ops(candidate)) == [
+            tuple(p for p in op if p[0] != "shape") for op in ops
+        ]
+        assert network.parameter_count(candidate) == parameter_counts(family, [candidate])[0]
+    assert network.unpriced == []
+    for ours, theirs in zip(network.matrices(), width_matrices(model, family), strict=True):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+
+
+def test_a_model_with_nothing_to_prune_is_refused_with_its_kept_layers_named() -> None:
+    import keras
+
+    inputs = keras.Input((4, 4, 3))
+    x = keras.layers.LayerNormalization(name="ln")(keras.layers.Conv2D(8, 3, name="a")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(keras.layers.Flatten()(x)))
+    with pytest.raises(ValueError, match=r"no width fdi may change.*ln: LayerNormalization is not"):
+        GraphNetwork(model)
+
+
+@pytest.mark.parametrize("family", CASES)
+def test_a_family_read_as_a_graph_masks_and_extracts_as_the_family_does(family: str) -> None:
+    from fdi.compress.extract import extract_model
+    from fdi.compress.masked import masked_forward
+
+    widths, ties = CASES[family]
+    model = families.build_keras(family, widths, batch_size=None)
+    network = GraphNetwork(model, ties)
+    rng = np.random.default_rng(2)
+    inputs = [rng.normal(size=(3, *x.shape[1:])).astype("float32") for x in model.inputs]
+    masks = [(rng.random((3, w)) < 0.6).astype("float32") for w in widths]
+    np.testing.assert_allclose(
+        np.asarray(network.forward(inputs, masks)),
+        np.asarray(masked_forward(model, family, inputs, masks)),
+        atol=1e-6,
+    )
+    keep = [np.sort(rng.choice(w, size=w // 2, replace=False)) for w in widths]
+    ours, theirs = network.extract(keep), extract_model(model, keep, family)
+    np.testing.assert_allclose(np.asarray(ours(inputs)), np.asarray(theirs(inputs)), atol=1e-6)
