@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from real_inputs import family_inputs
 
+from fdi.compress.network import FamilyNetwork
 from fdi.compress.objectives import StructureCost, parameter_counts, parameter_fraction
 from fdi.compress.search import Search, effective, kept_elements, settings_with_defaults, threshold_at
 from fdi.compress.table import (
@@ -139,7 +140,7 @@ def _run_search(model, family, objective, weight, iterations, data):
     settings = settings_with_defaults(
         {"objective": objective, "lambda": weight, "batch_size": 32, "compressor": {"learning_rate": 0.02}}
     )
-    engine = Search(model, family, settings, StructureCost(objective, family, SMALL[family]))
+    engine = Search(FamilyNetwork(family, model), settings, StructureCost(objective, family, SMALL[family]))
     inputs, labels = data
     before = np.concatenate(engine.probabilities()).mean()
     for iteration in range(iterations):

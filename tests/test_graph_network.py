@@ -10,8 +10,8 @@ pytest.importorskip("keras")
 
 from fdi.compress.compressor import width_matrices
 from fdi.compress.graph_network import GraphNetwork
+from fdi.compress.network import FamilyNetwork
 from fdi.compress.objectives import parameter_counts
-from fdi.compress.search import initial_keep
 from fdi.profile import families
 
 DEEPSENSE_TIES = [["acc_conv1", "gyro_conv1"], ["acc_conv2", "gyro_conv2"]]
@@ -31,8 +31,7 @@ def test_a_family_read_as_a_graph_has_the_familys_rows_counts_and_embeddings(fam
     model = families.build_keras(family, widths, batch_size=None)
     network = GraphNetwork(model, ties)
     assert network.widths == widths
-    keep = {"conv": 0.8, "fc": 0.7, "recurrent": 0.5}
-    assert [keep[k] for k in network.kinds()] == initial_keep(family, keep)
+    assert network.kinds() == FamilyNetwork(family).kinds()
     rng = np.random.default_rng(0)
     for candidate in [widths, [int(rng.integers(1, w + 1)) for w in widths]]:
         assert _unnamed(network.layers(candidate)) == _unnamed(families.layers(family, candidate))

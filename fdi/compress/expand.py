@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fdi.profile.families import layers, other_ops
+from fdi.compress.network import Structure, structure_of
 from fdi.timemodel.features import add_features
 from fdi.timemodel.tree import Condition, Node, TreeLinearRegressor
 
@@ -116,30 +116,30 @@ def width_limit(width: int, original: int, rule: str | float) -> int:
     return max(int(width), min(limit, 2 * int(original)))
 
 
-def network_parts(family: str, widths: Sequence[int]) -> list[tuple[str, str, dict[str, Any]]]:
+def network_parts(network: str | Structure, widths: Sequence[int]) -> list[tuple[str, str, dict[str, Any]]]:
     """(name, kind, structure) of every layer and op of a network, in order."""
-    parts = [(layer["name"], layer["layer"], layer) for layer in layers(family, widths)]
-    parts += [(op["name"], op["op"], op) for op in other_ops(family, widths)]
+    parts = [(layer["name"], layer["layer"], layer) for layer in structure_of(network).layers(widths)]
+    parts += [(op["name"], op["op"], op) for op in structure_of(network).other_ops(widths)]
     return parts
 
 
 def predict_networks(
-    family: str,
+    network: str | Structure,
     candidates: Sequence[Sequence[int]],
     models: dict[str, TreeLinearRegressor],
     op_models: dict[str, tuple[float, float]] | None = None,
 ) -> np.ndarray:
-    """Predicted ms (layers + ops) of many width vectors of one family, one predict call per
+    """Predicted ms (layers + ops) of many width vectors of one network, one predict call per
     layer type."""
     rows: dict[str, list[dict[str, Any]]] = {}
     owners: dict[str, list[int]] = {}
     totals = np.zeros(len(candidates))
     for index, widths in enumerate(candidates):
-        for layer in layers(family, widths):
+        for layer in structure_of(network).layers(widths):
             kind = layer["layer"]
             rows.setdefault(kind, []).append({k: v for k, v in layer.items() if k != "name"})
             owners.setdefault(kind, []).append(index)
-        for op in other_ops(family, widths) if op_models else []:
+        for op in structure_of(network).other_ops(widths) if op_models else []:
             per_element, per_call = op_models.get(op["op"], (0.0, 0.0))
             totals[index] += per_element * op["elements"] + per_call
     for kind, kind_rows in rows.items():
@@ -148,12 +148,14 @@ def predict_networks(
     return totals
 
 
-def _width_roles(family: str, widths: Sequence[int], position: int) -> list[tuple[int, str, str]]:
+def _width_roles(
+    network: str | Structure, widths: Sequence[int], position: int
+) -> list[tuple[int, str, str]]:
     """(layer index, kind, feature) of every layer whose in- or out-width is widths[position]."""
-    before = layers(family, widths)
+    before = structure_of(network).layers(widths)
     bumped = list(widths)
     bumped[position] += 1
-    after = layers(family, bumped)
+    after = structure_of(network).layers(bumped)
     roles = []
     for index, (old, new) in enumerate(zip(before, after, strict=True)):
         for feature in WIDTH_FEATURES[old["layer"]]:
@@ -163,7 +165,7 @@ def _width_roles(family: str, widths: Sequence[int], position: int) -> list[tupl
 
 
 def expand_network(
-    family: str,
+    network: str | Structure,
     widths: Sequence[int],
     models: dict[str, TreeLinearRegressor],
     mode: str = "staircase",
@@ -181,15 +183,15 @@ def expand_network(
     reason to change a deployed network, and no instrument could confirm it."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    expanded = _expand_network(family, widths, models, mode, limit, originals, op_models)
+    expanded = _expand_network(network, widths, models, mode, limit, originals, op_models)
     if expanded != [int(w) for w in widths] and min_gain > 0:
-        before, after = predict_networks(family, [list(widths), expanded], models, op_models)
+        before, after = predict_networks(network, [list(widths), expanded], models, op_models)
         if after > (1 - min_gain) * before:
             return [int(w) for w in widths]
     return expanded
 
 
-def _expand_network(family, widths, models, mode, limit, originals, op_models) -> list[int]:
+def _expand_network(network, widths, models, mode, limit, originals, op_models) -> list[int]:
     current = [int(w) for w in widths]
     originals = list(originals) if originals is not None else current
     for position in range(len(current)):
@@ -198,14 +200,14 @@ def _expand_network(family, widths, models, mode, limit, originals, op_models) -
 
             def score(candidates: list[int], position: int = position) -> np.ndarray:
                 vectors = [[*current[:position], w, *current[position + 1 :]] for w in candidates]
-                return predict_networks(family, vectors, models, op_models)
+                return predict_networks(network, vectors, models, op_models)
 
             chosen, _, _ = best_width(score, current[position], limit_w)
             current[position] = chosen
             continue
         proposals = set()
-        structures = layers(family, current)
-        for index, kind, feature in _width_roles(family, current, position):
+        structures = structure_of(network).layers(current)
+        for index, kind, feature in _width_roles(network, current, position):
             proposed = algorithm2(models[kind], kind, structures[index], expandable=[feature])
             proposals.add(int(proposed[feature]))
         proposals.discard(current[position])
@@ -213,7 +215,7 @@ def _expand_network(family, widths, models, mode, limit, originals, op_models) -
             continue
         candidates = [current[position], *sorted(proposals)]
         vectors = [[*current[:position], w, *current[position + 1 :]] for w in candidates]
-        totals = predict_networks(family, vectors, models, op_models)
+        totals = predict_networks(network, vectors, models, op_models)
         best = int(np.argmin(totals))
         if totals[best] < totals[0]:
             current[position] = candidates[best]

@@ -19,18 +19,19 @@ import numpy as np
 import pandas as pd
 
 from fdi.compress.expand import predict_networks
-from fdi.profile.families import layers
+from fdi.compress.network import Structure, structure_of
 from fdi.timemodel.features import add_features
 
 TERMS = ("none", "params", "flops", "time")
 
 
-def layer_totals(family: str, candidates: Sequence[Sequence[int]], column: str) -> np.ndarray:
+def layer_totals(network: str | Structure, candidates: Sequence[Sequence[int]], column: str) -> np.ndarray:
     """Per width vector: the sum over its layers of a feature column (param_size, flops)."""
+    structure = structure_of(network)
     rows: dict[str, list[dict[str, Any]]] = {}
     owners: dict[str, list[int]] = {}
     for index, widths in enumerate(candidates):
-        for layer in layers(family, widths):
+        for layer in structure.layers(widths):
             rows.setdefault(layer["layer"], []).append({k: v for k, v in layer.items() if k != "name"})
             owners.setdefault(layer["layer"], []).append(index)
     totals = np.zeros(len(candidates))
@@ -40,23 +41,10 @@ def layer_totals(family: str, candidates: Sequence[Sequence[int]], column: str) 
     return totals
 
 
-def parameter_counts(family: str, candidates: Sequence[Sequence[int]]) -> np.ndarray:
-    """Per width vector: the network's trainable parameters as Keras holds them (weights and
-    biases; a GRU's reset_after keeps two bias vectors). Table 3's param_size is a model feature
-    (a conv's counts one bias), not this count."""
-    totals = np.zeros(len(candidates))
-    for index, widths in enumerate(candidates):
-        for layer in layers(family, widths):
-            kind = layer["layer"]
-            if kind == "cnn":
-                weights = layer["kernel_h"] * layer["kernel_w"] * layer["in_channel"] * layer["out_channel"]
-                totals[index] += weights + layer["out_channel"]
-            elif kind == "fc":
-                totals[index] += (layer["in_dim"] + 1) * layer["out_dim"]
-            else:
-                gates, biases = (3, 2) if kind == "gru" else (4, 1)
-                totals[index] += gates * layer["out_dim"] * (layer["in_dim"] + layer["out_dim"] + biases)
-    return totals
+def parameter_counts(network: str | Structure, candidates: Sequence[Sequence[int]]) -> np.ndarray:
+    """Per width vector: the network's trainable parameters as Keras holds them."""
+    structure = structure_of(network)
+    return np.array([structure.parameter_count(widths) for widths in candidates], dtype=float)
 
 
 class StructureCost:
@@ -65,7 +53,7 @@ class StructureCost:
     def __init__(
         self,
         term: str,
-        family: str,
+        network: str | Structure,
         original: Sequence[int],
         models: dict[str, Any] | None = None,
         op_models: dict[str, tuple[float, float]] | None = None,
@@ -74,16 +62,16 @@ class StructureCost:
             raise ValueError(f"objective term must be one of {', '.join(TERMS)}, not {term!r}")
         if term == "time" and not models:
             raise ValueError("the time objective needs the device's time models")
-        self.term, self.family, self.models, self.op_models = term, family, models, op_models
+        self.term, self.network, self.models, self.op_models = term, structure_of(network), models, op_models
         self.original = [int(w) for w in original]
         self.scale = 1.0 if term == "none" else float(self._raw([self.original])[0])
 
     def _raw(self, candidates: Sequence[Sequence[int]]) -> np.ndarray:
         if self.term == "params":
-            return parameter_counts(self.family, candidates)
+            return parameter_counts(self.network, candidates)
         if self.term == "flops":
-            return layer_totals(self.family, candidates, "flops")
-        return predict_networks(self.family, candidates, self.models, self.op_models)
+            return layer_totals(self.network, candidates, "flops")
+        return predict_networks(self.network, candidates, self.models, self.op_models)
 
     def __call__(self, candidates: Sequence[Sequence[int]]) -> np.ndarray:
         """Relative cost of each width vector (zeros for `none`); identical vectors are costed once."""
@@ -93,7 +81,7 @@ class StructureCost:
         return self._raw(unique.tolist())[np.ravel(inverse)] / self.scale
 
 
-def parameter_fraction(family: str, widths: Sequence[int], original: Sequence[int]) -> float:
+def parameter_fraction(network: str | Structure, widths: Sequence[int], original: Sequence[int]) -> float:
     """The share of the original's parameters a structure keeps."""
-    kept, full = parameter_counts(family, [list(widths), list(original)])
+    kept, full = parameter_counts(network, [list(widths), list(original)])
     return float(kept / full)

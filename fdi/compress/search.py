@@ -32,11 +32,9 @@ from typing import Any
 import numpy as np
 
 from fdi.atomic import replacing
-from fdi.compress.compressor import Compressor, width_matrices
-from fdi.compress.extract import extract_model
-from fdi.compress.masked import masked_forward
+from fdi.compress.compressor import Compressor
+from fdi.compress.network import FamilyNetwork, Prunable
 from fdi.compress.objectives import StructureCost, parameter_fraction
-from fdi.profile.families import WIDTH_NAMES, widths_of
 from fdi.tasks.plateau import validation_split
 
 DEFAULTS: dict[str, Any] = {
@@ -66,10 +64,8 @@ def settings_with_defaults(settings: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def initial_keep(family: str, keep: dict[str, float]) -> list[float]:
-    kinds = []
-    for name in WIDTH_NAMES[family]:
-        kinds.append("recurrent" if name.startswith("gru") else "fc" if name.startswith("fc") else "conv")
+def initial_keep(kinds: Sequence[str], keep: dict[str, float]) -> list[float]:
+    """The compressor's starting keep probability of each width, by its kind (conv, fc, recurrent)."""
     return [float(keep[kind]) for kind in kinds]
 
 
@@ -97,16 +93,16 @@ def kept_elements(probabilities: Sequence[np.ndarray], threshold: float) -> list
 class Search:
     """The compressor, the critic, their optimisers and the moving averages, with save/restore."""
 
-    def __init__(self, model: Any, family: str, settings: dict[str, Any], cost: StructureCost) -> None:
+    def __init__(self, network: Prunable, settings: dict[str, Any], cost: StructureCost) -> None:
         import keras
         import tensorflow as tf
 
-        self.model, self.family, self.settings, self.cost = model, family, settings, cost
-        matrices = width_matrices(model, family)
+        self.network, self.model, self.settings, self.cost = network, network.model, settings, cost
+        matrices = network.matrices()
         shapes = [(int(m.shape[0]), int(m.shape[1])) for m in matrices]
         self.compressor = Compressor(
             shapes,
-            initial_keep(family, settings["initial_keep"]),
+            initial_keep(network.kinds(), settings["initial_keep"]),
             int(settings["compressor"]["hidden"]),
             int(settings["seed"]),
         )
@@ -115,13 +111,13 @@ class Search:
             float(critic["learning_rate"]), beta_1=float(critic["beta_1"]), beta_2=float(critic["beta_2"])
         )
         self.compressor_optimizer = keras.optimizers.RMSprop(float(settings["compressor"]["learning_rate"]))
-        self.critic_optimizer.build(model.trainable_variables)
+        self.critic_optimizer.build(self.model.trainable_variables)
         self.compressor_optimizer.build(self.compressor.variables)
         self.average = tf.Variable([0.0, 1.0, 0.0], dtype=tf.float32, name="moving_mean_std_started")
         self.l2 = float(critic["l2"])
         self.decay = float(settings["compressor"]["decay"])
         self._step = tf.function(self._train_step, reduce_retracing=True)
-        self._probabilities = tf.function(lambda: self.compressor(width_matrices(self.model, self.family)))
+        self._probabilities = tf.function(lambda: self.compressor(self.network.matrices()))
 
     def probabilities(self) -> list[np.ndarray]:
         return [p.numpy() for p in self._probabilities()]
@@ -133,7 +129,7 @@ class Search:
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
-            probabilities = masked_forward(self.model, self.family, inputs, masks)
+            probabilities = self.network.forward(inputs, masks)
             losses = keras.losses.sparse_categorical_crossentropy(labels, probabilities)
             penalty = tf.add_n([tf.nn.l2_loss(v) for v in self.model.trainable_variables])
             critic_loss = tf.reduce_mean(losses) + self.l2 * penalty
@@ -147,7 +143,7 @@ class Search:
         self.average.assign(tf.stack([moving_mean, moving_std, 1.0]))
         advantage = (rewards - moving_mean) / tf.maximum(1.0, moving_std)
         with tf.GradientTape() as tape:
-            keep = self.compressor(width_matrices(self.model, self.family))
+            keep = self.compressor(self.network.matrices())
             log_probability = 0.0
             for p, m in zip(keep, masks, strict=True):
                 p = tf.where(p < threshold, 0.5 * p, p)
@@ -277,11 +273,12 @@ def search(
         valid_y[: int(settings["eval_samples"])],
     )
     model = keras.models.load_model(original_path, compile=False)
-    original = widths_of(model, family)
+    network = FamilyNetwork(family, model)
+    original = network.widths
     models, op_models = cost_models or (None, None)
-    cost = StructureCost(settings["objective"], family, original, models, op_models)
-    time_cost = StructureCost("time", family, original, models, op_models) if models else None
-    engine = Search(model, family, settings, cost)
+    cost = StructureCost(settings["objective"], network, original, models, op_models)
+    time_cost = StructureCost("time", network, original, models, op_models) if models else None
+    engine = Search(network, settings, cost)
     measure = "params" if cost.term == "none" else cost.term
     goal = accuracy(model, valid_x, valid_y) - float(settings["accuracy_drop"])
     targets = sorted((float(t) for t in settings["targets"]), reverse=True)
@@ -312,9 +309,9 @@ def search(
             probabilities = engine.probabilities()
             keep = kept_elements(probabilities, threshold)
             widths = [len(k) for k in keep]
-            parameters = parameter_fraction(family, widths, original)
+            parameters = parameter_fraction(network, widths, original)
             fraction = float(cost([widths])[0]) if cost.term != "none" else parameters
-            small = extract_model(model, keep, family, name="point")
+            small = network.extract(keep, name="point")
             valid_accuracy = accuracy(small, valid_x, valid_y)
             predicted = (
                 f", predicted {float(time_cost([widths])[0]):.0%} of the original's time" if time_cost else ""
@@ -351,7 +348,7 @@ def search(
     ):
         # Targets out of reach (a network's fixed costs bound its time): the structure the search
         # ended at is the curve's last point, so every variant has its most compressed network.
-        small = extract_model(model, [np.asarray(k) for k in last["keep"]], family, name="point")
+        small = network.extract([np.asarray(k) for k in last["keep"]], name="point")
         small.save(out_dir / "points" / f"target-{len(progress['points'])}.keras")
         progress["points"].append({**last, "target": None})
         log(
