@@ -88,7 +88,7 @@ def extract_graph_model(graph: WidthGraph, keep: Sequence[Sequence[int]], name: 
         return type(layer).from_config(config)
 
     copy = keras.models.clone_model(graph.model, clone_function=clone)
-    small = keras.Model(copy.inputs, copy.outputs, name=name or f"{graph.model.name}_extracted")
+    small = keras.Model(copy.input, copy.output, name=name or f"{graph.model.name}_extracted")
     for layer in graph.model.layers:
         weights = layer.get_weights()
         if not weights:

@@ -73,6 +73,20 @@ def fine_tune(
     constant and multiplied by `decay` after `decay_patience` epochs without a gain, and training
     stops after `patience`; so no compressed network gets a training budget its original did not.
     Returns the kept validation accuracy."""
+    from fdi.tasks import plateau
+
+    train_x, train_y, valid_x, valid_y = plateau.validation_split(arrays, family, *validation)
+    return fine_tune_on(model, (train_x, train_y), (valid_x, valid_y), settings, log)
+
+
+def fine_tune_on(
+    model: Any,
+    train: tuple[list[np.ndarray], np.ndarray],
+    valid: tuple[list[np.ndarray], np.ndarray],
+    settings: dict[str, Any],
+    log: Callable[[str], None],
+) -> float:
+    """`fine_tune` on given training and validation arrays (any model's)."""
     import keras
 
     from fdi.compress.search import accuracy
@@ -81,7 +95,7 @@ def fine_tune(
     settings = {**FINETUNE_DEFAULTS, **settings}
     rule = None if settings.get("plateau") is None else {**plateau.DEFAULTS, **settings["plateau"]}
     keras.utils.set_random_seed(int(settings["seed"]))
-    train_x, train_y, valid_x, valid_y = plateau.validation_split(arrays, family, *validation)
+    (train_x, train_y), (valid_x, valid_y) = train, valid
     epochs, batch = int(settings["epochs"]), int(settings["batch_size"])
     rate: Any = float(settings["learning_rate"])
     if settings["schedule"] == "cosine" and epochs and rule is None:

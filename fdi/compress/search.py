@@ -251,11 +251,39 @@ def search(
     cost_models: tuple[dict[str, Any], dict[str, tuple[float, float]]] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run the search; write `out_dir/points/target-K.keras` and `out_dir/search.json`."""
+    """Run the search on a task's original (a family network) and its data artefact; write
+    `out_dir/points/target-K.keras` and `out_dir/search.json`."""
     import keras
-    import tensorflow as tf
 
     from fdi.tasks import artefact
+
+    settings = settings_with_defaults(settings)
+    arrays, record = artefact.load(data_path)
+    train_x, train_y, valid_x, valid_y = validation_split(
+        arrays, family, float(settings["validation_fraction"]), int(settings["seed"])
+    )
+    network = FamilyNetwork(family, keras.models.load_model(original_path, compile=False))
+    extra = {"family": family, "data": record["data"]}
+    return run_search(
+        network, (train_x, train_y), (valid_x, valid_y), settings, out_dir, cost_models, log, extra
+    )
+
+
+def run_search(
+    network: Prunable,
+    train: tuple[list[np.ndarray], np.ndarray],
+    valid: tuple[list[np.ndarray], np.ndarray],
+    settings: dict[str, Any],
+    out_dir: Path,
+    cost_models: tuple[dict[str, Any], dict[str, tuple[float, float]]] | None = None,
+    log: Callable[[str], None] = print,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """DeepIoT's search on any prunable network (resumable from `out_dir/checkpoint.npz`): the
+    compressor and the critic trained on `train`, each structure scored on `valid`; writes
+    `out_dir/points/target-K.keras` and `out_dir/search.json` (with `extra` merged in)."""
+    import keras
+    import tensorflow as tf
 
     settings = settings_with_defaults(settings)
     seed = int(settings["seed"])
@@ -264,16 +292,12 @@ def search(
     out_dir = Path(out_dir)
     (out_dir / "points").mkdir(parents=True, exist_ok=True)
     checkpoint = out_dir / "checkpoint.npz"  # the engine's arrays and the progress, in one file
-    arrays, record = artefact.load(data_path)
-    train_x, train_y, valid_x, valid_y = validation_split(
-        arrays, family, float(settings["validation_fraction"]), seed
-    )
+    (train_x, train_y), (valid_x, valid_y) = train, valid
     valid_x, valid_y = (
         [x[: int(settings["eval_samples"])] for x in valid_x],
         valid_y[: int(settings["eval_samples"])],
     )
-    model = keras.models.load_model(original_path, compile=False)
-    network = FamilyNetwork(family, model)
+    model = network.model
     original = network.widths
     models, op_models = cost_models or (None, None)
     cost = StructureCost(settings["objective"], network, original, models, op_models)
@@ -358,12 +382,11 @@ def search(
         )
     result = {
         **progress,
-        "family": family,
+        **(extra or {}),
         "original_widths": original,
         "targets": targets,
         "unreached_targets": [t for t in targets if t not in {p["target"] for p in progress["points"]}],
         "settings": settings,
-        "data": record["data"],
         "wall_s_this_job": round(time.perf_counter() - started, 1),
     }
     (out_dir / "search.json").write_text(json.dumps(result, indent=1) + "\n")

@@ -186,7 +186,9 @@ def _functional(model: Any) -> Any:
     if isinstance(model, keras.Sequential):
         if not model.built or not model.inputs:
             raise ValueError(f"{model.name}: a Sequential model must be built with an Input first")
-        return keras.Model(model.inputs, model.outputs, name=model.name)
+        inputs, outputs = model.inputs, model.outputs
+        single = (inputs[0] if len(inputs) == 1 else inputs), (outputs[0] if len(outputs) == 1 else outputs)
+        return keras.Model(*single, name=model.name)
     if not hasattr(model, "_nodes_by_depth"):
         raise ValueError(f"{model.name}: a subclassed model has no graph to read; use functional")
     return model

@@ -127,11 +127,11 @@ def read_keras(path: Path) -> NetworkLayers:
         raise ValueError(f"{path}: not a readable Keras file ({error})") from error
     with tempfile.TemporaryDirectory() as folder:
         graph = Path(folder) / f"{path.stem}.tflite"
-        graph.write_bytes(to_tflite(_at_batch_one(model)))
+        graph.write_bytes(to_tflite(at_batch_one(model)))
         return read_tflite(graph)
 
 
-def _at_batch_one(model: Any) -> Any:
+def at_batch_one(model: Any) -> Any:
     """The model with its batch fixed at 1, as it is timed (a free batch leaves a GRU's or LSTM's
     loop without static shapes, which the converter refuses); same layers, same weights."""
     import keras
@@ -139,7 +139,8 @@ def _at_batch_one(model: Any) -> Any:
     if all(tensor.shape[0] == 1 for tensor in model.inputs):
         return model
     inputs = [keras.Input(batch_shape=(1, *tensor.shape[1:]), dtype=tensor.dtype) for tensor in model.inputs]
-    clone = keras.models.clone_model(model, input_tensors=inputs if len(inputs) > 1 else inputs[0])
+    single = len(inputs) == 1 and not isinstance(model.input, list | tuple)
+    clone = keras.models.clone_model(model, input_tensors=inputs[0] if single else inputs)
     clone.set_weights(model.get_weights())
     return clone
 

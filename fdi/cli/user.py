@@ -1,0 +1,101 @@
+"""`fdi compress`: a user's own Keras model made smaller (and, with a device's time models, faster)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fdi.cli.compress import pin_threads
+
+
+def device_cost_models(registry: Path, device: str) -> tuple[dict[str, Any], dict[str, tuple[float, float]]]:
+    """The device's layer time models and op models from the registry (`fdi register`)."""
+    from fdi.timemodel.registry import load_entry, models_of
+
+    entry = load_entry(registry, device=device)
+    ops = {kind: (m["ms_per_element"], m["ms_per_call"]) for kind, m in entry.get("op_models", {}).items()}
+    return models_of(entry), ops
+
+
+def cmd_compress(args: argparse.Namespace) -> None:
+    from fdi.compress.user_model import compress_user_model
+    from fdi.timemodel.registry import NoTimeModelError
+
+    pin_threads(args.threads)
+    cost_models = None
+    if args.objective == "time":
+        if not args.device:
+            raise SystemExit("fdi compress: --objective time needs --device (whose time models to use)")
+        try:
+            cost_models = device_cost_models(args.registry, args.device)
+        except (NoTimeModelError, FileNotFoundError) as error:
+            raise SystemExit(
+                f"fdi compress: {error}; fit the device's time models first "
+                "(snakemake results/tables/table5.csv) or use --objective flops"
+            ) from error
+    settings = {
+        "objective": args.objective,
+        "targets": args.targets,
+        "iterations": args.iterations,
+        "lambda": args.weight,
+        "seed": args.seed,
+        "accuracy_drop": args.accuracy_drop,
+        # the workflow's schedule scaled to the budget: the threshold reaches its final value in 33
+        # steps by ~80% of the iterations; a structure is scored 20 times along the way
+        "threshold": {"final": 0.825, "steps": 33, "every": max(1, args.iterations // 40)},
+        "eval_every": max(1, args.iterations // 20),
+    }
+    finetune = {"epochs": args.finetune_epochs, "seed": args.seed}
+    ties = [group.split(",") for group in args.tie]
+    try:
+        rows = compress_user_model(args.model, args.data, args.out_dir, settings, finetune, cost_models, ties)
+    except ValueError as error:
+        raise SystemExit(f"fdi compress: {error}") from error
+    print(f"{len(rows)} compressed models -> {args.out_dir}/final (curve: {args.out_dir}/curve.json)")
+
+
+def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> None:
+    p = add(
+        "compress",
+        cmd_compress,
+        "Compress your own Keras model with DeepIoT, steered by parameters, FLOPs or a device's "
+        "predicted time; writes each point's fine-tuned .keras and .tflite and a curve (resumable).",
+    )
+    p.add_argument("model", type=Path, help="a trained functional or Sequential .keras model")
+    p.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="an .npz with x_train, y_train, x_test, y_test (class indices), optionally x_val, y_val",
+    )
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--objective", choices=["time", "flops", "params", "none"], default="flops")
+    p.add_argument("--device", help="with --objective time: whose time models (registry) steer the search")
+    p.add_argument("--registry", type=Path, default=Path("results/registry"), help="default: %(default)s")
+    p.add_argument(
+        "--targets",
+        type=float,
+        nargs="+",
+        default=[0.5, 0.4, 0.3],
+        help="fractions of the objective's measure to stop at (default: %(default)s)",
+    )
+    p.add_argument("--iterations", type=int, default=600, help="search iterations (default: %(default)s)")
+    p.add_argument("--weight", type=float, default=4.0, help="lambda: the cost's weight in the reward")
+    p.add_argument(
+        "--accuracy-drop",
+        type=float,
+        default=0.01,
+        help="a point meets the goal within this of the original's validation accuracy",
+    )
+    p.add_argument("--finetune-epochs", type=int, default=3, help="default: %(default)s")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--tie",
+        action="append",
+        default=[],
+        metavar="LAYER,LAYER",
+        help="give these producers one width (e.g. parallel branches); repeatable",
+    )
+    p.add_argument("--threads", type=int, help="TensorFlow's threads (default: its own choice)")

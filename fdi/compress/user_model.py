@@ -1,0 +1,170 @@
+"""Compress a user's own Keras model: its file and its data in, a curve of smaller trained models out.
+
+The model is read as a graph (fdi.compress.graph_network), searched by DeepIoT under the chosen
+objective (fdi.compress.search.run_search), and each point is fine-tuned, scored on the test
+split and written as `.keras` and as the batch-1 `.tflite` a device runs. Every input is checked
+before any training: a model or data file that cannot be used fails with its name and the
+mismatch, not after an hour. Each stage leaves its files, so a run that stops resumes where it
+was (the search from its checkpoint, the points already finished are kept).
+
+Data: one `.npz` (read without pickle) holding `x_train`, `y_train`, `x_test`, `y_test` and,
+optionally, `x_val`, `y_val` (else a seeded slice of the training split validates). A model with
+several inputs takes `x_SPLIT_NAME` per input name. Labels are class indices.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SPLITS = ("train", "val", "test")
+
+
+def load_user_model(path: Path) -> Any:
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such model file")
+    if path.suffix not in (".keras", ".h5"):
+        raise ValueError(f"{path}: not a Keras model file (.keras or .h5)")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many kinds for a file that is not a model
+        raise ValueError(
+            f"{path}: Keras cannot read it as a model ({type(error).__name__}: {error})"
+        ) from error
+
+
+def _input_keys(model: Any, split: str) -> list[str]:
+    if len(model.inputs) == 1:
+        return [f"x_{split}"]
+    return [f"x_{split}_{tensor.name}" for tensor in model.inputs]
+
+
+def load_user_data(
+    path: Path, model: Any, validation_fraction: float = 0.1, seed: int = 0
+) -> dict[str, tuple]:
+    """{split: (inputs, labels)} for train, val and test, checked against the model's inputs and
+    its number of classes."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such data file")
+    try:
+        archive = np.load(path, allow_pickle=False)
+        arrays = {key: archive[key] for key in archive.files}
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{path}: not a NumPy .npz archive without pickled objects ({error})") from error
+    classes = int(model.outputs[0].shape[-1])
+    splits = {}
+    for split in SPLITS:
+        keys = [*_input_keys(model, split), f"y_{split}"]
+        if split == "val" and not any(k in arrays for k in keys):
+            continue
+        missing = [k for k in keys if k not in arrays]
+        if missing:
+            raise ValueError(
+                f"{path}: missing {', '.join(missing)} (has {', '.join(sorted(arrays)) or 'nothing'})"
+            )
+        inputs, labels = [arrays[k] for k in keys[:-1]], arrays[keys[-1]]
+        for key, x, tensor in zip(keys, inputs, model.inputs, strict=False):
+            expected = tuple(tensor.shape[1:])
+            if x.ndim != len(expected) + 1 or any(
+                e is not None and e != s for e, s in zip(expected, x.shape[1:], strict=True)
+            ):
+                takes = ", ".join(map(str, expected))
+                raise ValueError(f"{path}: {key} has shape {x.shape}; {model.name} takes (N, {takes})")
+            if len(x) != len(labels):
+                raise ValueError(f"{path}: {key} has {len(x)} rows but {keys[-1]} has {len(labels)}")
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(
+                f"{path}: {keys[-1]} must be a vector of class indices, not {labels.dtype} {labels.shape}"
+            )
+        if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+            held = f"{labels.min()}..{labels.max()}"
+            raise ValueError(
+                f"{path}: {keys[-1]} holds classes {held}, but {model.name} has {classes} outputs"
+            )
+        splits[split] = ([x.astype(np.float32) for x in inputs], labels.astype(np.int64))
+    if "val" not in splits:
+        inputs, labels = splits["train"]
+        order = np.random.default_rng(seed).permutation(len(labels))
+        cut = round(len(labels) * (1 - validation_fraction))
+        splits["train"] = ([x[order[:cut]] for x in inputs], labels[order[:cut]])
+        splits["val"] = ([x[order[cut:]] for x in inputs], labels[order[cut:]])
+    return splits
+
+
+def compress_user_model(
+    model_path: Path,
+    data_path: Path,
+    out_dir: Path,
+    settings: dict[str, Any],
+    finetune: dict[str, Any],
+    cost_models: tuple[dict[str, Any], dict[str, tuple[float, float]]] | None = None,
+    ties: Sequence[Sequence[str]] = (),
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Search, fine-tune and export; returns (and writes to `out_dir/curve.json`) one row per
+    point: its widths, parameter fraction, the objective's fraction, validation and test accuracy
+    and its files."""
+    from fdi.compress.finish import fine_tune_on
+    from fdi.compress.graph_network import GraphNetwork
+    from fdi.compress.search import accuracy, run_search
+    from fdi.profile.export import to_tflite
+    from fdi.timemodel.read_network import at_batch_one
+
+    model = load_user_model(model_path)
+    data = load_user_data(
+        data_path, model, float(settings.get("validation_fraction", 0.1)), int(settings.get("seed", 0))
+    )
+    network = GraphNetwork(model, ties)
+    log(f"{model.name}: {len(network.widths)} widths to compress {network.widths}")
+    for name, why in network.graph.kept:
+        log(f"  kept at its width: {name} ({why})")
+    if network.unpriced and settings.get("objective") == "time":
+        log(f"  not in the time objective (no layer model): {', '.join(network.unpriced)}")
+    out_dir = Path(out_dir)
+    original_test = accuracy(model, *data["test"])
+    log(f"original: test accuracy {original_test:.4f}")
+    extra = {"model": str(model_path), "data": str(data_path), "original_test_accuracy": original_test}
+    result = run_search(
+        network, data["train"], data["val"], settings, out_dir / "search", cost_models, log, extra
+    )
+    rows = []
+    for index, point in enumerate(result["points"]):
+        final = out_dir / "final" / f"target-{index}.keras"
+        small = load_user_model(
+            final if final.exists() else out_dir / "search" / "points" / f"target-{index}.keras"
+        )
+        if not final.exists():
+            log(f"point {index}: fine-tuning {point['widths']}")
+            fine_tune_on(small, data["train"], data["val"], finetune, log)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            small.save(final)
+        graph = final.with_suffix(".tflite")
+        if not graph.exists():
+            graph.write_bytes(to_tflite(at_batch_one(small)))
+        rows.append(
+            {
+                "point": index,
+                "widths": point["widths"],
+                "parameter_fraction": point["parameter_fraction"],
+                "measure": point["measure"],
+                "fraction": point["fraction"],
+                "validation_accuracy": accuracy(small, *data["val"]),
+                "test_accuracy": accuracy(small, *data["test"]),
+                "keras": str(final),
+                "tflite": str(graph),
+            }
+        )
+        score = rows[-1]["test_accuracy"]
+        log(f"point {index}: {point['measure']} {point['fraction']:.1%}, test accuracy {score:.4f}")
+    (out_dir / "curve.json").write_text(
+        json.dumps({"original_test_accuracy": original_test, "points": rows}, indent=1) + "\n"
+    )
+    return rows

@@ -1,0 +1,118 @@
+"""`fdi compress` on a user's own model: bad inputs named before any training, and a small
+residual, depthwise model compressed end to end from its file alone."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from fdi.cli import main  # noqa: E402
+from fdi.compress.user_model import load_user_data, load_user_model  # noqa: E402
+
+
+def _mobile_block_model():
+    """A MobileNetV2-style block (expand, depthwise, project, residual add) on 8x8 digits."""
+    layers = keras.layers
+    x = inputs = keras.Input((8, 8, 1))
+    x = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(12, 3, padding="same", name="stem")(x)))
+    y = layers.Conv2D(24, 1, activation="relu", name="expand")(x)
+    y = layers.DepthwiseConv2D(3, padding="same", activation="relu", name="dw")(y)
+    x = layers.Add()([x, layers.Conv2D(12, 1, name="project")(y)])
+    x = layers.Flatten()(layers.MaxPooling2D()(x))  # 4x4 positions of 12 channels
+    x = layers.Dense(24, activation="relu", name="fc")(x)
+    return keras.Model(inputs, layers.Dense(10, activation="softmax", name="out")(x), name="mini_mobile")
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    from sklearn.datasets import load_digits
+
+    root = tmp_path_factory.mktemp("user")
+    images, labels = load_digits(return_X_y=True)
+    x = (images / 16.0).reshape(-1, 8, 8, 1).astype("float32")
+    data = {"x_train": x[:1400], "y_train": labels[:1400], "x_test": x[1400:], "y_test": labels[1400:]}
+    np.savez(root / "digits.npz", **data)
+    keras.utils.set_random_seed(0)
+    model = _mobile_block_model()
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    model.fit(data["x_train"], data["y_train"], epochs=6, batch_size=32, verbose=0)
+    model.save(root / "model.keras")
+    return root, data
+
+
+def test_bad_inputs_are_named_before_any_training(digits, tmp_path) -> None:
+    root, data = digits
+    with pytest.raises(ValueError, match="no such model file"):
+        load_user_model(tmp_path / "absent.keras")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match=r"notes\.txt: not a Keras model file"):
+        load_user_model(tmp_path / "notes.txt")
+    (tmp_path / "broken.keras").write_text("not a zip")
+    with pytest.raises(ValueError, match=r"broken\.keras: Keras cannot read it as a model"):
+        load_user_model(tmp_path / "broken.keras")
+    model = load_user_model(root / "model.keras")
+    cases = {
+        "missing": ({"x_train": data["x_train"], "y_train": data["y_train"]}, "missing x_test, y_test"),
+        "shape": (
+            {**data, "x_test": data["x_test"][:, :7]},
+            r"x_test has shape \(397, 7, 8, 1\); mini_mobile takes",
+        ),
+        "rows": ({**data, "y_train": data["y_train"][:10]}, "x_train has 1400 rows but y_train has 10"),
+        "classes": (
+            {**data, "y_test": data["y_test"] + 5},
+            "y_test holds classes 5..14, but mini_mobile has 10",
+        ),
+        "labels": (
+            {**data, "y_test": data["y_test"].astype("float32")},
+            "y_test must be a vector of class indices",
+        ),
+    }
+    for name, (arrays, message) in cases.items():
+        np.savez(tmp_path / f"{name}.npz", **arrays)
+        with pytest.raises(ValueError, match=message):
+            load_user_data(tmp_path / f"{name}.npz", model)
+    with pytest.raises(SystemExit, match=r"no width fdi may change|not a Keras model"):
+        main(
+            [
+                "compress",
+                str(tmp_path / "notes.txt"),
+                "--data",
+                str(root / "digits.npz"),
+                "--out-dir",
+                str(tmp_path),
+            ]
+        )
+
+
+def test_a_users_residual_depthwise_model_is_compressed_from_its_file(digits, tmp_path, capsys) -> None:
+    root, data = digits
+    out = tmp_path / "out"
+    argv = ["compress", str(root / "model.keras"), "--data", str(root / "digits.npz"), "--out-dir", str(out)]
+    argv += ["--objective", "flops", "--targets", "0.6", "--iterations", "40", "--finetune-epochs", "1"]
+    main(argv)
+    log = capsys.readouterr().out
+    assert "mini_mobile: 4 widths to compress [12, 24, 12, 24]" not in log  # stem and project are one
+    assert "mini_mobile: 3 widths to compress [12, 24, 24]" in log
+    curve = json.loads((out / "curve.json").read_text())
+    assert curve["original_test_accuracy"] > 0.85  # a trained original (measured 0.917)
+    point = curve["points"][0]
+    small = keras.models.load_model(point["keras"], compile=False)
+    predicted = small.predict(data["x_test"], verbose=0).argmax(axis=1)
+    assert point["test_accuracy"] == pytest.approx(np.mean(predicted == data["y_test"]))
+    assert small.count_params() < load_user_model(root / "model.keras").count_params()
+    assert [small.get_layer(n).output.shape[-1] for n in ("stem", "project")] == [point["widths"][0]] * 2
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=point["tflite"])
+    interpreter.allocate_tensors()
+    (given,), (taken,) = interpreter.get_input_details(), interpreter.get_output_details()
+    interpreter.set_tensor(given["index"], data["x_test"][:1])
+    interpreter.invoke()
+    expected = small.predict(data["x_test"][:1], verbose=0)
+    np.testing.assert_allclose(interpreter.get_tensor(taken["index"]), expected, atol=1e-5)
+    main(argv)  # resumed: every point is already finished, nothing is trained again
+    assert "fine-tuning" not in capsys.readouterr().out
