@@ -4,14 +4,18 @@ residual, depthwise model compressed end to end from its file alone."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 keras = pytest.importorskip("keras")
 
 from fdi.cli import main  # noqa: E402
 from fdi.compress.user_model import load_user_data, load_user_model  # noqa: E402
+
+CONFIG = Path(__file__).resolve().parents[1] / "config"
 
 
 def _mobile_block_model():
@@ -93,13 +97,17 @@ def test_a_users_residual_depthwise_model_is_compressed_from_its_file(digits, tm
     out = tmp_path / "out"
     argv = ["compress", str(root / "model.keras"), "--data", str(root / "digits.npz"), "--out-dir", str(out)]
     argv += ["--objective", "flops", "--targets", "0.6", "--iterations", "40", "--finetune-epochs", "1"]
-    main(argv)
+    configs = [str(CONFIG / "config.yaml"), str(CONFIG / "tiny.yaml")]  # the tiny instrument
+    main([*argv, "--measure", "--device", "host", "--config", *configs])
     log = capsys.readouterr().out
     assert "mini_mobile: 4 widths to compress [12, 24, 12, 24]" not in log  # stem and project are one
     assert "mini_mobile: 3 widths to compress [12, 24, 24]" in log
     curve = json.loads((out / "curve.json").read_text())
     assert curve["original_test_accuracy"] > 0.85  # a trained original (measured 0.917)
     point = curve["points"][0]
+    assert curve["device"] == "host" and curve["original_ms"] > 0 and point["measured_time_ms"] > 0
+    timed = pd.read_parquet(out / "timings-host.parquet")
+    assert set(timed[timed.role == "component"].id) == {"original", "target-0"}
     small = keras.models.load_model(point["keras"], compile=False)
     predicted = small.predict(data["x_test"], verbose=0).argmax(axis=1)
     assert point["test_accuracy"] == pytest.approx(np.mean(predicted == data["y_test"]))

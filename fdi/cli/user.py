@@ -9,6 +9,8 @@ from typing import Any
 
 from fdi.cli.compress import pin_threads
 
+SCHEMA = Path(__file__).resolve().parents[2] / "config" / "config.schema.yaml"
+
 
 def device_cost_models(registry: Path, device: str) -> tuple[dict[str, Any], dict[str, tuple[float, float]]]:
     """The device's layer time models and op models from the registry (`fdi register`)."""
@@ -19,11 +21,34 @@ def device_cost_models(registry: Path, device: str) -> tuple[dict[str, Any], dic
     return models_of(entry), ops
 
 
+def device_settings(config_files: list[Path], device: str) -> dict[str, Any]:
+    """The device's instrument settings from the workflow's configs (merged in order, as
+    `snakemake --configfile` does; validated by the schema, which fills the defaults)."""
+    import yaml
+    from snakemake.utils import update_config, validate
+
+    config: dict[str, Any] = {}
+    for path in config_files:
+        if not Path(path).is_file():
+            raise SystemExit(f"fdi compress: {path}: no such config file")
+        update_config(config, yaml.safe_load(Path(path).read_text()) or {})
+    validate(config, str(SCHEMA))
+    if device not in config["devices"]:
+        known = ", ".join(config["devices"])
+        raise SystemExit(
+            f"fdi compress: no device {device!r} in {', '.join(map(str, config_files))} (has {known})"
+        )
+    return config["devices"][device]
+
+
 def cmd_compress(args: argparse.Namespace) -> None:
     from fdi.compress.user_model import compress_user_model
     from fdi.timemodel.registry import NoTimeModelError
 
     pin_threads(args.threads)
+    if args.measure and not args.device:
+        raise SystemExit("fdi compress: --measure needs --device (where to time the models)")
+    measure = (args.device, device_settings(args.config, args.device)) if args.measure else None
     cost_models = None
     if args.objective == "time":
         if not args.device:
@@ -50,7 +75,9 @@ def cmd_compress(args: argparse.Namespace) -> None:
     finetune = {"epochs": args.finetune_epochs, "seed": args.seed}
     ties = [group.split(",") for group in args.tie]
     try:
-        rows = compress_user_model(args.model, args.data, args.out_dir, settings, finetune, cost_models, ties)
+        rows = compress_user_model(
+            args.model, args.data, args.out_dir, settings, finetune, cost_models, ties, measure=measure
+        )
     except ValueError as error:
         raise SystemExit(f"fdi compress: {error}") from error
     print(f"{len(rows)} compressed models -> {args.out_dir}/final (curve: {args.out_dir}/curve.json)")
@@ -99,3 +126,15 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
         help="give these producers one width (e.g. parallel branches); repeatable",
     )
     p.add_argument("--threads", type=int, help="TensorFlow's threads (default: its own choice)")
+    p.add_argument(
+        "--measure",
+        action="store_true",
+        help="time the original and every point on --device with fdi's instrument (run nothing else then)",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        nargs="+",
+        default=[Path("config/config.yaml")],
+        help="where --device's instrument settings are (merged in order; default: %(default)s)",
+    )

@@ -108,10 +108,12 @@ def compress_user_model(
     cost_models: tuple[dict[str, Any], dict[str, tuple[float, float]]] | None = None,
     ties: Sequence[Sequence[str]] = (),
     log: Callable[[str], None] = print,
+    measure: tuple[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Search, fine-tune and export; returns (and writes to `out_dir/curve.json`) one row per
     point: its widths, parameter fraction, the objective's fraction, validation and test accuracy
-    and its files."""
+    and its files; with `measure` (device, its instrument settings), the measured ms of the
+    original and of every point."""
     from fdi.compress.finish import fine_tune_on
     from fdi.compress.graph_network import GraphNetwork
     from fdi.compress.search import accuracy, run_search
@@ -164,7 +166,58 @@ def compress_user_model(
         )
         score = rows[-1]["test_accuracy"]
         log(f"point {index}: {point['measure']} {point['fraction']:.1%}, test accuracy {score:.4f}")
-    (out_dir / "curve.json").write_text(
-        json.dumps({"original_test_accuracy": original_test, "points": rows}, indent=1) + "\n"
-    )
+    summary: dict[str, Any] = {"original_test_accuracy": original_test, "points": rows}
+    if measure:
+        original_graph = out_dir / "final" / "original.tflite"
+        if not original_graph.exists():
+            original_graph.write_bytes(to_tflite(at_batch_one(model)))
+        times = measure_graphs([original_graph] + [Path(r["tflite"]) for r in rows], *measure, out_dir, log)
+        summary |= {"device": measure[0], "original_ms": times["original"]["time_ms"]}
+        for row in rows:
+            row |= {f"measured_{k}": v for k, v in times[Path(row["tflite"]).stem].items()}
+            log(
+                f"point {row['point']}: {row['measured_time_ms']:.3f} ms on {measure[0]} "
+                f"({row['measured_time_ms'] / summary['original_ms']:.1%} of the original's)"
+            )
+    (out_dir / "curve.json").write_text(json.dumps(summary, indent=1) + "\n")
     return rows
+
+
+def measure_graphs(
+    graphs: list[Path], device: str, settings: dict[str, Any], out_dir: Path, log: Callable[[str], None]
+) -> dict[str, dict[str, Any]]:
+    """{graph stem: time_ms, settled} on `device` by fdi's instrument, in its own process (it loads
+    LiteRT only, as every benchmark job does), gated by the reference graph."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from fdi.profile.export import export_reference
+    from fdi.timemodel.dataset import summarise_timings
+
+    reference = out_dir / "reference.tflite"
+    if not reference.exists():
+        export_reference(reference)
+    out = out_dir / f"timings-{device}.parquet"
+    log(f"timing {len(graphs)} graphs on {device} -> {out}")
+    command = [
+        sys.executable,
+        "-m",
+        "fdi.cli",
+        "benchmark",
+        "--device",
+        device,
+        "--settings",
+        json.dumps(settings),
+    ]
+    command += ["--graphs", *map(str, graphs), "--reference", str(reference), "--out", str(out)]
+    subprocess.run(command, check=True)
+    timings = pd.read_parquet(out)
+    if "role" in timings:
+        timings = timings[timings.role == "component"]
+    summary = summarise_timings(timings, settings)
+    return {
+        row.id: {"time_ms": float(row.time_ms), "settled": not bool(row.flagged)}
+        for row in summary.itertuples()
+    }
