@@ -1,5 +1,6 @@
 """Table 3 features and FLOPs, checked against values computed by hand."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -202,3 +203,41 @@ def test_spill_flops_are_flops_times_weight_mib():
     weight_mib = (1024 * 256 + 256) * 4 / 2**20
     assert row.spill_flops == pytest.approx(row.flops * weight_mib, rel=1e-6)
     assert "spill_flops" in fit_columns("gru", "runtime") and "spill_flops" not in fit_columns("gru", "paper")
+
+
+def test_the_tile_terms_at_narrower_kernels_and_a_planted_width_chosen_by_cv():
+    """16- and 8-wide default kernels (half-width 8 and 4): the same rules at their widths; a
+    device whose conv time follows 16-wide tiles gets its x chosen as the w16 terms by CV."""
+    from fdi.timemodel.baselines import build_time_model, fitted_tree
+
+    def conv(out_channel: int) -> pd.Series:
+        structure = {"in_height": 8, "in_width": 8, "kernel_h": 3, "kernel_w": 3, "in_channel": 16}
+        return one("cnn", **structure, out_channel=out_channel, padding="same", stride_h=1, stride_w=1)
+
+    per_channel = 2 * 8 * 8 * 3 * 3 * 16
+    assert conv(20).padded_flops_w16 == 32 * per_channel and conv(20).narrow_flops_w16 == 0
+    assert conv(12).padded_flops_w16 == 16 * per_channel == conv(12).narrow_flops_w16  # 2 x 8 wide
+    assert conv(20).padded_flops_w8 == 24 * per_channel and conv(20).narrow_flops_w8 == 0
+    fc = one("fc", in_dim=10, out_dim=20)
+    assert fc.narrow_flops_w16 == fc.flops  # 20 mod 16 = 4: the 8-wide kernel pads less
+    assert fc.narrow_flops_w8 == fc.flops and fc.narrow_flops == fc.flops  # 4 in 1..4; 20 < 32
+    assert one("fc", in_dim=10, out_dim=30).narrow_flops_w16 == 0  # 30 mod 16 = 14 > 8
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame(
+        {
+            "in_height": 16, "in_width": 16, "kernel_h": 3, "kernel_w": 3, "padding": "same",
+            "stride_h": 1, "stride_w": 1, "in_channel": rng.integers(4, 64, 120),
+            "out_channel": rng.integers(17, 100, 120),
+        }
+    )  # fmt: skip
+    features = add_features(rows, "cnn")
+    time_ms = 1e-6 * features.padded_flops_w16  # planted: whole 16-wide tiles
+    settings = {
+        "mape_stop": 0.01,
+        "min_samples_split": 15,
+        "min_samples_leaf": 5,
+        "moduli": [2, 4, 8, 16, 32],
+    }
+    settings |= {"max_thresholds": 64, "x": "runtime", "grid": {"tiles": [32, 16, 8]}, "cv_folds": 3}
+    model = fitted_tree(build_time_model("cnn", settings).fit(features, time_ms))
+    assert "padded_flops_w16" in model.fit_columns and "padded_flops" not in model.fit_columns

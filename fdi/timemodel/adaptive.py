@@ -34,7 +34,10 @@ ADAPTIVE_PREFIX = "adaptive"
 def out_of_fold_errors(rows: pd.DataFrame, layer: str, time_model: Mapping[str, Any]) -> pd.Series:
     """Relative error |predicted / measured - 1| of every training row, predicted out of fold."""
     train = rows[rows.split == "train"].reset_index(drop=True)
-    settings = {**time_model, "grid": {}}  # the configured tree, without a nested search
+    # the configured tree without a nested search, except for the device's tile width: the
+    # errors of a tree on the wrong tiles would send the next round where its x is wrong
+    tiles = time_model.get("grid", {}).get("tiles")
+    settings = {**time_model, "grid": {"tiles": tiles} if tiles else {}}
     tree = fitted_tree(build_time_model(layer, settings))
     folds = KFold(
         int(time_model.get("cv_folds", 3)), shuffle=True, random_state=int(time_model.get("seed", 0))

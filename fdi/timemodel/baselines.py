@@ -19,7 +19,7 @@ from sklearn.svm import SVR
 from sklearn.tree import DecisionTreeRegressor
 
 from fdi.timemodel.dnn import KerasMLPRegressor
-from fdi.timemodel.features import SPLIT_COLUMNS, fit_columns
+from fdi.timemodel.features import SPLIT_COLUMNS, fit_columns, tiled
 from fdi.timemodel.tree import TreeLinearRegressor
 
 # Column names in table5 for each model key of the config.
@@ -127,7 +127,15 @@ def build_time_model(layer: str, settings: dict[str, Any]) -> Any:
         max_depth=settings.get("max_depth"),
         loss=tree_loss(layer, settings),
     )
-    return tuned(tree, settings.get("grid", {}), settings.get("cv_folds", 3), settings.get("seed", 0))
+    grid = dict(settings.get("grid", {}))
+    widths = grid.pop("tiles", None)
+    if widths:  # the GEMM tile width of the device's kernels, as another x choice for CV
+        candidates = list(dict.fromkeys(tuple(tiled(list(tree.fit_columns), int(w))) for w in widths))
+        if len(candidates) > 1:
+            grid["fit_columns"] = candidates
+        else:
+            tree.fit_columns = candidates[0]
+    return tuned(tree, grid, settings.get("cv_folds", 3), settings.get("seed", 0))
 
 
 def fitted_tree(estimator: Any) -> TreeLinearRegressor:

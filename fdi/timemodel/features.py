@@ -70,22 +70,37 @@ _RNN_MEMORY_FACTOR = {"gru": 1, "lstm": 2}  # LSTM carries (h, c): twice the in/
 # XNNPACK's f32 GEMM output-column tiles on the host: the default kernel's and the half-width one.
 GEMM_WIDE_COLUMNS = 32
 GEMM_NARROW_COLUMNS = 16
+# Other devices' kernels tile narrower (this project's AMD VM fits 16/8 better than 32/16; an ARM
+# phone's NEON kernels are 8 wide): the tile terms are also computed for these default-kernel
+# widths (half-width kernel: half of it), as `narrow_flops_w16`, `padded_flops_w16`, ..., and the
+# time model's grid may choose the width per device and layer type by CV (`tiles`).
+OTHER_TILES = (16, 8)
+TILED = ("narrow_flops", "padded_flops")
 
 
-def narrow_kernel(columns: pd.Series, fully_connected: bool = True) -> pd.Series:
+def tiled(columns: list[str], wide: int) -> list[str]:
+    """x columns with the tile terms at another default-kernel width (32 is the unsuffixed one)."""
+    if wide != GEMM_WIDE_COLUMNS and wide not in OTHER_TILES:
+        raise ValueError(f"tile width {wide} not computed; known: {GEMM_WIDE_COLUMNS}, {OTHER_TILES}")
+    return [f"{c}_w{wide}" if c in TILED and wide != GEMM_WIDE_COLUMNS else c for c in columns]
+
+
+def narrow_kernel(
+    columns: pd.Series, fully_connected: bool = True, wide: int = GEMM_WIDE_COLUMNS
+) -> pd.Series:
     """True where XNNPACK runs a product with `columns` outputs on the half-width kernel: where
-    the default kernel is wider than the columns, and for a fully-connected product also where
-    the half-width one pads less, (columns mod 32) in 1..16."""
-    narrow = columns < GEMM_WIDE_COLUMNS
+    the default kernel (`wide` columns) is wider than the columns, and for a fully-connected
+    product also where the half-width one pads less, (columns mod wide) in 1..wide/2."""
+    narrow = columns < wide
     if fully_connected:
-        remainder = columns % GEMM_WIDE_COLUMNS
-        narrow |= (remainder >= 1) & (remainder <= GEMM_NARROW_COLUMNS)
+        remainder = columns % wide
+        narrow |= (remainder >= 1) & (remainder <= wide // 2)
     return narrow
 
 
-def padded_columns(columns: pd.Series, fully_connected: bool) -> pd.Series:
-    """Output columns rounded up to whole tiles of the kernel XNNPACK runs (16 or 32 wide)."""
-    width = np.where(narrow_kernel(columns, fully_connected), GEMM_NARROW_COLUMNS, GEMM_WIDE_COLUMNS)
+def padded_columns(columns: pd.Series, fully_connected: bool, wide: int = GEMM_WIDE_COLUMNS) -> pd.Series:
+    """Output columns rounded up to whole tiles of the kernel XNNPACK runs (wide or half as wide)."""
+    width = np.where(narrow_kernel(columns, fully_connected, wide), wide // 2, wide)
     return pd.Series(-(-columns.to_numpy() // width) * width, index=columns.index)
 
 
@@ -118,13 +133,15 @@ def add_features(structures: pd.DataFrame, layer: str) -> pd.DataFrame:
         raise ValueError(f"unknown layer type {layer!r}")
     s = _ints(structures, [c for c in STRUCTURE_COLUMNS[layer] if c != "padding"])
     out = s.copy()
+    suffixes = {GEMM_WIDE_COLUMNS: "", **{w: f"_w{w}" for w in OTHER_TILES}}
     if layer == "fc":
         out["param_size"] = s.in_dim * s.out_dim + s.out_dim
         out["mem_in"] = s.in_dim
         out["mem_out"] = s.out_dim
         out["mem_inter"] = 0
         macs = s.in_dim * s.out_dim
-        out["narrow_flops"] = np.where(narrow_kernel(s.out_dim), 2 * macs, 0)
+        for wide, suffix in suffixes.items():
+            out[f"narrow_flops{suffix}"] = np.where(narrow_kernel(s.out_dim, True, wide), 2 * macs, 0)
     elif layer == "cnn":
         same = s.padding == "same"
         out["out_height"] = conv_output(s.in_height, s.kernel_h, s.stride_h, same)
@@ -136,9 +153,11 @@ def add_features(structures: pd.DataFrame, layer: str) -> pd.DataFrame:
         out["mem_out"] = out_hw * s.out_channel
         out["mem_inter"] = out_hw * kernel_area * s.in_channel
         macs = out_hw * s.out_channel * kernel_area * s.in_channel
-        padded = padded_columns(s.out_channel, fully_connected=False)
-        out["padded_flops"] = 2 * out_hw * padded * kernel_area * s.in_channel
-        out["narrow_flops"] = np.where(narrow_kernel(s.out_channel, False), out["padded_flops"], 0)
+        for wide, suffix in suffixes.items():
+            padded = padded_columns(s.out_channel, fully_connected=False, wide=wide)
+            out[f"padded_flops{suffix}"] = 2 * out_hw * padded * kernel_area * s.in_channel
+            narrow = narrow_kernel(s.out_channel, False, wide)
+            out[f"narrow_flops{suffix}"] = np.where(narrow, out[f"padded_flops{suffix}"], 0)
     else:
         gates = _RNN_GATES[layer]
         factor = _RNN_MEMORY_FACTOR[layer]
@@ -151,12 +170,16 @@ def add_features(structures: pd.DataFrame, layer: str) -> pd.DataFrame:
         out["gate_elements"] = s.step * gates * s.out_dim
         macs = s.step * gates * s.out_dim * (s.in_dim + s.out_dim)
         # Both products of a step (input and state) have gates x units output columns.
-        out["narrow_flops"] = np.where(narrow_kernel(gates * s.out_dim), 2 * macs, 0)
+        for wide, suffix in suffixes.items():
+            out[f"narrow_flops{suffix}"] = np.where(narrow_kernel(gates * s.out_dim, True, wide), 2 * macs, 0)
     out["flops"] = 2 * macs
     out["spill_flops"] = out["flops"] * out["param_size"] / 2**18  # FLOPs x float32 weight MiB
     out["mem"] = out.mem_in + out.mem_out + out.mem_inter
     # Only this type's columns: a frame mixing layer types holds the others' NaNs.
-    kernel_columns = ["narrow_flops", "spill_flops"] + (["padded_flops"] if layer == "cnn" else [])
+    tiles = [
+        f"{name}{suffix}" for name in TILED[: 2 if layer == "cnn" else 1] for suffix in suffixes.values()
+    ]
+    kernel_columns = ["spill_flops", *tiles]
     for column in ["param_size", *MEMORY_COLUMNS, "flops", "mem", *kernel_columns]:
         out[column] = out[column].astype("int64")
     return out
