@@ -74,3 +74,36 @@ def test_a_family_read_as_a_graph_masks_and_extracts_as_the_family_does(family: 
     keep = [np.sort(rng.choice(w, size=w // 2, replace=False)) for w in widths]
     ours, theirs = network.extract(keep), extract_model(model, keep, family)
     np.testing.assert_allclose(np.asarray(ours(inputs)), np.asarray(theirs(inputs)), atol=1e-6)
+
+
+def test_keras_applications_mobilenetv2_is_read_counted_and_extracted_exactly() -> None:
+    """A real architecture (inverted residuals: expand, ReLU6, depthwise, project, residual add;
+    built with weights=None, nothing downloaded): every width found, parameters as Keras counts
+    them, and the extracted network computes what the masked one does."""
+    import keras
+
+    model = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None, classes=10)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # random weights and BN statistics: a wrong slice shows
+        weights = layer.get_weights()
+        if weights:
+            layer.set_weights(
+                [
+                    np.abs(w) + 0.5 if "variance" in v.path else rng.normal(0, 0.3, w.shape)
+                    for w, v in zip(weights, layer.weights, strict=True)
+                ]
+            )
+    network = GraphNetwork(model)
+    assert len(network.widths) == 25 and network.graph.kept == ()
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert network.parameter_count(network.widths) == trainable
+    keep = [np.sort(rng.choice(w, size=max(2, w // 2), replace=False)) for w in network.widths]
+    x = rng.normal(size=(2, 32, 32, 3)).astype("float32")
+    masks = [
+        np.repeat(np.isin(np.arange(w), k)[None].astype("float32"), 2, 0)
+        for w, k in zip(network.widths, keep, strict=True)
+    ]
+    small = network.extract(keep)
+    np.testing.assert_allclose(np.asarray(small(x)), np.asarray(network.forward([x], masks)), atol=1e-5)
+    kept = [len(k) for k in keep]
+    assert network.parameter_count(kept) == sum(int(np.prod(w.shape)) for w in small.trainable_weights)
