@@ -107,3 +107,5 @@ def test_keras_applications_mobilenetv2_is_read_counted_and_extracted_exactly() 
     np.testing.assert_allclose(np.asarray(small(x)), np.asarray(network.forward([x], masks)), atol=1e-5)
     kept = [len(k) for k in keep]
     assert network.parameter_count(kept) == sum(int(np.prod(w.shape)) for w in small.trainable_weights)
+    # the compressor's input: one matrix per width, though its convs have no bias
+    assert [int(m.shape[1]) for m in network.matrices()] == network.widths

@@ -19,6 +19,22 @@ import numpy as np
 from fdi.profile.families import WIDTH_NAMES, width_roles
 
 
+def producer_parts(layer: Any) -> list[Any]:
+    """The (rows x units) blocks embedding one layer's output elements: a kernel's rows and its
+    bias; a recurrent layer's kernel, recurrent kernel and biases, one block per gate."""
+    import tensorflow as tf
+
+    if hasattr(layer, "cell"):
+        cell, units = layer.cell, layer.cell.units
+        gates = int(cell.kernel.shape[-1]) // units
+        rows = [cell.kernel, cell.recurrent_kernel]
+        rows += [] if cell.bias is None else [tf.reshape(cell.bias, (-1, gates * units))]
+        stacked = tf.concat(rows, axis=0)
+        return [stacked[:, g * units : (g + 1) * units] for g in range(gates)]
+    kernel = tf.reshape(layer.kernel, (-1, layer.kernel.shape[-1]))
+    return [kernel if layer.bias is None else tf.concat([kernel, layer.bias[None, :]], axis=0)]
+
+
 def width_matrices(model: Any, family: str) -> list[Any]:
     """Per width of the family: the (rows x width) matrix of the weights of the layers that
     produce it, as TensorFlow tensors of the model's current weights."""
@@ -28,20 +44,10 @@ def width_matrices(model: Any, family: str) -> list[Any]:
     for name, (_, produces) in width_roles(family).items():
         if produces is not None:
             producers.setdefault(produces, []).append(model.get_layer(name))
-    matrices = []
-    for position in range(len(WIDTH_NAMES[family])):
-        parts = []
-        for layer in producers[position]:
-            if type(layer).__name__ == "GRU":
-                cell, units = layer.cell, layer.cell.units
-                bias = tf.reshape(cell.bias, (-1, 3 * units))
-                stacked = tf.concat([cell.kernel, cell.recurrent_kernel, bias], axis=0)
-                parts.extend(stacked[:, g * units : (g + 1) * units] for g in range(3))
-            else:
-                kernel, bias = layer.kernel, layer.bias
-                parts.append(tf.concat([tf.reshape(kernel, (-1, kernel.shape[-1])), bias[None, :]], axis=0))
-        matrices.append(tf.concat(parts, axis=0))
-    return matrices
+    return [
+        tf.concat([part for layer in producers[position] for part in producer_parts(layer)], axis=0)
+        for position in range(len(WIDTH_NAMES[family]))
+    ]
 
 
 class Compressor:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fdi.compress.compressor import producer_parts
 from fdi.compress.extract_graph import GATES, extract_graph_model
 from fdi.compress.masked_graph import masked_graph_forward
 from fdi.compress.width_groups import RECURRENT, Layout, WidthGraph, call_order, width_groups
@@ -159,24 +160,17 @@ class GraphNetwork:
         recurrent layer's kernel, recurrent kernel and biases, one block per gate), stacked."""
         import tensorflow as tf
 
-        matrices = []
-        for i in self._positions:
-            parts = []
-            for name in self.graph.groups[i].producers:
-                layer = self.model.get_layer(name)
-                if type(layer).__name__ in RECURRENT:
-                    cell, units = layer.cell, layer.cell.units
-                    gates = GATES[type(layer).__name__]
-                    bias = tf.reshape(cell.bias, (-1, gates * units))
-                    stacked = tf.concat([cell.kernel, cell.recurrent_kernel, bias], axis=0)
-                    parts.extend(stacked[:, g * units : (g + 1) * units] for g in range(gates))
-                else:
-                    kernel, bias = layer.kernel, layer.bias
-                    parts.append(
-                        tf.concat([tf.reshape(kernel, (-1, kernel.shape[-1])), bias[None, :]], axis=0)
-                    )
-            matrices.append(tf.concat(parts, axis=0))
-        return matrices
+        return [
+            tf.concat(
+                [
+                    part
+                    for name in self.graph.groups[i].producers
+                    for part in producer_parts(self.model.get_layer(name))
+                ],
+                axis=0,
+            )
+            for i in self._positions
+        ]
 
     def forward(self, inputs: Sequence[Any], masks: Sequence[Any]) -> Any:
         return masked_graph_forward(self.graph, inputs, masks)
