@@ -307,13 +307,15 @@ def width_groups(model: Any, ties: Sequence[Sequence[str]] = ()) -> WidthGraph:
         if len({o.period for o in outs}) != 1:
             raise ValueError(f"{model.name}: cannot tie {', '.join(tie)}: their widths differ")
         b.tie(outs)
-    graph = _collect(b, model, layout, first_call)
-    graph.shapes.update(shapes)
-    return graph
+    return _collect(b, model, layout, first_call, shapes)
 
 
 def _collect(
-    b: _Builder, model: Any, layouts: dict[int, Layout], calls: dict[str, tuple[Layout, Layout]]
+    b: _Builder,
+    model: Any,
+    layouts: dict[int, Layout],
+    calls: dict[str, tuple[Layout, Layout]],
+    shapes: dict[str, tuple[tuple, tuple]],
 ) -> WidthGraph:
     groups, position = [], {}
     for g in range(len(b.parent)):
@@ -348,4 +350,5 @@ def _collect(
         model=model,
         layouts={k: resolved(x) for k, x in layouts.items()},
         calls={k: (resolved(i), resolved(o)) for k, (i, o) in calls.items()},
+        shapes=shapes,
     )
