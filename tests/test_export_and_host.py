@@ -170,3 +170,37 @@ def test_empty_graph_directory_is_a_clear_error(tmp_path):
 def test_unknown_device_kind_is_named():
     with pytest.raises(ValueError, match="unknown device kind 'phone'"):
         device_module("phone")
+
+
+def test_huge_pages_environment_adds_the_tunable_once_and_keeps_others():
+    from fdi.profile.devices.host import HUGE_PAGES_TUNABLE, huge_pages_environment
+
+    assert huge_pages_environment({"huge_pages": False}, {}) is None
+    assert huge_pages_environment({}, {"PATH": "/bin"}) is None
+    fresh = huge_pages_environment({"huge_pages": True}, {"PATH": "/bin"})
+    assert fresh == {"PATH": "/bin", "GLIBC_TUNABLES": HUGE_PAGES_TUNABLE}
+    mixed = huge_pages_environment(
+        {"huge_pages": True}, {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0:glibc.malloc.arena_max=2"}
+    )
+    assert mixed["GLIBC_TUNABLES"] == f"glibc.malloc.arena_max=2:{HUGE_PAGES_TUNABLE}"
+    assert huge_pages_environment({"huge_pages": True}, mixed) is None  # the restarted process
+
+
+def test_benchmark_restarts_itself_with_huge_pages_and_the_fingerprint_says_so(graphs, tmp_path):
+    settings = {"kind": "host", "threads": 1, "warmup_runs": 1, "runs": 2, "repeats": 1, "huge_pages": True}
+    environment = {k: v for k, v in __import__("os").environ.items() if k != "GLIBC_TUNABLES"}
+    out = tmp_path / "t.parquet"
+    command = [sys.executable, "-m", "fdi.cli", "benchmark", "--device", "host"]
+    command += [
+        "--settings",
+        json.dumps(settings),
+        "--graphs",
+        str(graphs / "fc-t.tflite"),
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, check=True)
+    assert "restarting with GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in done.stdout
+    fingerprint = json.loads(pd.read_parquet(out).fingerprint.iloc[0])
+    assert fingerprint["malloc_huge_pages"] is True
+    assert fingerprint["transparent_hugepage"] in {"always", "madvise", "never", "unreadable"}

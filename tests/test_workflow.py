@@ -159,6 +159,7 @@ def test_dataset_holds_real_timings_with_fingerprint(tiny_run):
     assert fingerprint["threads"] == 1 and fingerprint["runtime"] == "ai-edge-litert"
     assert (dataset.statistic == "min").all()
     assert fingerprint["cpu_model"] and fingerprint["kernel"]
+    assert fingerprint["malloc_huge_pages"] is True  # the benchmark step restarted itself with it
     # Quality: at least 2 passes each (the tiny config's repeats), at most its max_passes (4).
     assert (dataset.passes >= 2).all() and dataset.passes.max() <= 4
     assert (dataset.spread >= 0).all() and (~dataset.agreed <= dataset.flagged).all()

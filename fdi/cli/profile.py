@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,19 @@ def cmd_export_reference(args: argparse.Namespace) -> None:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> None:
+    if args.settings.get("kind") == "host":
+        from fdi.profile.devices.host import huge_pages_environment
+
+        environment = huge_pages_environment(args.settings, dict(os.environ))
+        if environment is not None:  # glibc reads it at start: the same command in a new process
+            print(
+                f"{args.device}: restarting with GLIBC_TUNABLES={environment['GLIBC_TUNABLES']}", flush=True
+            )
+            command = [sys.executable, "-m", "fdi.cli", *args.argv]
+            returncode = subprocess.run(command, env=environment, check=False).returncode
+            if returncode:
+                raise SystemExit(returncode)
+            return
     from fdi.profile.devices import run_benchmark
 
     graphs: list[Path] = []

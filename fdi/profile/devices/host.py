@@ -23,6 +23,10 @@ from fdi.profile.devices.litert_timer import (
 )
 
 QUICK_RUNS = 5  # invocations of a kept interpreter in one quick timing (the reference as a gate)
+# glibc (>= 2.35) then asks for transparent huge pages on every large allocation (madvise), which
+# is what a `transparent_hugepage=always` system does by default.
+HUGE_PAGES_TUNABLE = "glibc.malloc.hugetlb=1"
+THP_SETTING = "/sys/kernel/mm/transparent_hugepage/enabled"
 
 
 def _read(path: str) -> str | None:
@@ -37,6 +41,31 @@ def _cpu_model() -> str:
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
+
+
+def _bracketed(text: str | None) -> str:
+    """The selected value of a sysfs choice ("always [madvise] never" -> "madvise")."""
+    if not text or "[" not in text:
+        return "unreadable"
+    return text.split("[", 1)[1].split("]", 1)[0]
+
+
+def huge_pages_environment(settings: dict[str, Any], environ: dict[str, str]) -> dict[str, str] | None:
+    """The environment the benchmark process must be restarted with, or None if it already runs
+    as `settings` ask.
+
+    Why: a large weight buffer (an FC layer's 8-64 MiB) lands on whatever 4 KiB pages malloc gets,
+    and on this project's VMs that placement alone moved a 32 MiB FC layer's quiet floor between
+    processes by 12% (2.59-2.91 ms; its median by 22%), more than any spell. With huge pages the
+    same five processes agreed within 7% (2.01-2.15 ms; docs/instrument.md). glibc reads its
+    tunables only when a process starts, hence a restart rather than a setting."""
+    if not settings.get("huge_pages"):
+        return None
+    tunables = [t for t in environ.get("GLIBC_TUNABLES", "").split(":") if t]
+    if HUGE_PAGES_TUNABLE in tunables:
+        return None
+    kept = [t for t in tunables if not t.startswith("glibc.malloc.hugetlb=")]
+    return {**environ, "GLIBC_TUNABLES": ":".join([*kept, HUGE_PAGES_TUNABLE])}
 
 
 def fingerprint(settings: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +86,9 @@ def fingerprint(settings: dict[str, Any]) -> dict[str, Any]:
         "governor": _read(f"{cpufreq}/scaling_governor") or "unreadable",
         "cur_freq_khz": _read(f"{cpufreq}/scaling_cur_freq") or "unreadable",
         "max_freq_khz": _read(f"{cpufreq}/cpuinfo_max_freq") or "unreadable",
+        "transparent_hugepage": _bracketed(_read(THP_SETTING)),
+        "malloc_huge_pages": HUGE_PAGES_TUNABLE in os.environ.get("GLIBC_TUNABLES", "").split(":"),
+        "libc": " ".join(platform.libc_ver()),
     }
 
 
