@@ -107,7 +107,13 @@ def test_a_device_needs_only_its_identity_and_validation_fills_the_rest():
     }
     validate(config, str(REPO / "config/config.schema.yaml"))
     common = {"threads": 1, "warmup_runs": 1, "runs": 20, "repeats": 2}
-    assert config["devices"]["host"] == {"kind": "host", **common, "warmup_min_ms": 50, "statistic": "median"}
+    assert config["devices"]["host"] == {
+        "kind": "host",
+        **common,
+        "warmup_min_ms": 50,
+        "statistic": "median",
+        "huge_pages": True,
+    }
     assert config["devices"]["pixel"] == {
         "kind": "adb",
         "serial": "0123abcd",
