@@ -57,7 +57,9 @@ def spread(values: list[float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="1024x2048,2048x4096", help="in_dim x out_dim, comma-separated")
     parser.add_argument("--processes", type=int, default=5)
     parser.add_argument("--passes", type=int, default=20)
@@ -70,7 +72,8 @@ def main() -> None:
         for size in args.sizes.split(","):
             in_dim, out_dim = (int(n) for n in size.split("x"))
             graph = Path(tmp) / f"fc_{size}.tflite"
-            graph.write_bytes(fc_graph({"id": f"fc-{size}", "layer": "fc", "in_dim": in_dim, "out_dim": out_dim}))
+            component = {"id": f"fc-{size}", "layer": "fc", "in_dim": in_dim, "out_dim": out_dim}
+            graph.write_bytes(fc_graph(component))
             found: dict[bool, list[list[float]]] = {False: [], True: []}
             for _ in range(args.processes):
                 for huge_pages in (False, True):

@@ -130,3 +130,28 @@ def test_algorithm_1_takes_its_layer_types_loss_and_x():
     cv_loss = {**settings, "grid": {"loss": ["relative", "squared"]}}
     tuned_mse = build_baseline("fastdeepiot_mse", "lstm", cv_loss)
     assert tuned_mse.loss == "squared"
+    # the grid is chosen by the best mean score unless the one-standard-error rule is asked for
+    leaves = {**settings, "grid": {"min_samples_leaf": [5, 10]}}
+    assert build_time_model("fc", leaves).refit is True
+    chosen = build_time_model("fc", {**leaves, "grid_choice": "one_standard_error"}).refit
+    assert chosen({**_CV_RESULTS, "param_min_samples_leaf": [5, 10, 20]}) == 1
+
+
+_CV_RESULTS = {
+    "mean_test_score": [-0.100, -0.105, -0.200],
+    "std_test_score": [0.020, 0.010, 0.010],
+    "split0_test_score": [0, 0, 0],
+    "split1_test_score": [0, 0, 0],
+}
+
+
+def test_one_standard_error_rule_prefers_larger_leaves_only_within_cv_noise():
+    from fdi.timemodel.baselines import simplest_within_one_standard_error
+
+    choose = simplest_within_one_standard_error("min_samples_leaf")
+    results = {**_CV_RESULTS, "param_min_samples_leaf": [5, 10, 20]}
+    # one standard error of the best: 0.020 / sqrt(2 folds) = 0.0141 -> the bar is -0.1141
+    assert choose(results) == 1  # leaves of 10 lie within it, leaves of 20 do not
+    assert choose({**results, "std_test_score": [0.0, 0.01, 0.01]}) == 0  # no noise: the best
+    without = {k: v for k, v in results.items() if k != "param_min_samples_leaf"}
+    assert choose(without) == 0
