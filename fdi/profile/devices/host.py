@@ -55,10 +55,10 @@ def huge_pages_environment(settings: dict[str, Any], environ: dict[str, str]) ->
     as `settings` ask.
 
     Why: a large weight buffer (an FC layer's 8-64 MiB) lands on whatever 4 KiB pages malloc gets,
-    and on this project's VMs that placement alone moved a 32 MiB FC layer's quiet floor between
-    processes by 12% (2.59-2.91 ms; its median by 22%), more than any spell. With huge pages the
-    same five processes agreed within 7% (2.01-2.15 ms; docs/instrument.md). glibc reads its
-    tunables only when a process starts, hence a restart rather than a setting."""
+    and on this project's VMs that placement alone put a 32 MiB FC layer's quiet floor 18% apart
+    between five processes (2.27-2.69 ms), more than most spells; with huge pages 5% (2.05-2.15
+    ms; benchmarks/huge_pages.py, docs/instrument.md). glibc reads its tunables only when a
+    process starts, hence a restart rather than a setting."""
     if not settings.get("huge_pages"):
         return None
     tunables = [t for t in environ.get("GLIBC_TUNABLES", "").split(":") if t]
