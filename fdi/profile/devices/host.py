@@ -55,10 +55,10 @@ def huge_pages_environment(settings: dict[str, Any], environ: dict[str, str]) ->
     as `settings` ask.
 
     Why: a large weight buffer (an FC layer's 8-64 MiB) lands on whatever 4 KiB pages malloc gets,
-    and on this project's VMs that placement alone put a 32 MiB FC layer's quiet floor 18% apart
-    between five processes (2.27-2.69 ms), more than most spells; with huge pages 5% (2.05-2.15
-    ms; benchmarks/huge_pages.py, docs/instrument.md). glibc reads its tunables only when a
-    process starts, hence a restart rather than a setting."""
+    and on this project's VMs that placement alone put an 8 MiB FC layer's floor 19-21% apart
+    between five processes, quiet or disturbed; with huge pages 8-9% (a 32 MiB layer's: 18% -> 5%
+    quiet, 7% either way disturbed; benchmarks/huge_pages.py, docs/instrument.md). glibc reads
+    its tunables only when a process starts, hence a restart rather than a setting."""
     if not settings.get("huge_pages"):
         return None
     tunables = [t for t in environ.get("GLIBC_TUNABLES", "").split(":") if t]
