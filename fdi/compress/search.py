@@ -116,8 +116,8 @@ class Search:
         self.average = tf.Variable([0.0, 1.0, 0.0], dtype=tf.float32, name="moving_mean_std_started")
         self.l2 = float(critic["l2"])
         self.decay = float(settings["compressor"]["decay"])
-        self._step = tf.function(self._train_step, reduce_retracing=True)
-        self._probabilities = tf.function(lambda: self.compressor(self.network.matrices()))
+        self._step = tf.function(self._train_step, reduce_retracing=True, autograph=False)
+        self._probabilities = tf.function(lambda: self.compressor(self.network.matrices()), autograph=False)
 
     def probabilities(self) -> list[np.ndarray]:
         return [p.numpy() for p in self._probabilities()]

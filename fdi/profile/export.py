@@ -18,6 +18,7 @@ import io
 import json
 import os
 import zlib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -149,22 +150,179 @@ def fc_graph(component: dict[str, Any]) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def component_graph(component: dict[str, Any]) -> bytes:
-    """The `.tflite` bytes of one component, network or op row."""
-    if component.get("layer") == "fc" and not isinstance(component.get("family"), str):
-        return fc_graph(component)
+def converted_graph(component: dict[str, Any]) -> bytes:
+    """The converter's `.tflite` bytes of one component, network or op row (seconds each)."""
     return to_tflite(build_keras_model(component))
 
 
-def export_shard(structures: pd.DataFrame, out_dir: str | Path) -> list[Path]:
-    """Write `<id>.tflite` for every component row into `out_dir`; return the paths."""
+# GRU and LSTM templates (fdi.profile.resize): 1 + 3 parameters need 4 conversions; the values
+# are distinct primes so that no two integers of a template coincide by chance.
+RNN_TEMPLATE_POINTS = [
+    {"in_dim": 11, "out_dim": 13, "step": 5},
+    {"in_dim": 17, "out_dim": 13, "step": 5},
+    {"in_dim": 11, "out_dim": 19, "step": 5},
+    {"in_dim": 11, "out_dim": 13, "step": 7},
+]
+# Conversions a type's templates and their check cost a shard (a shard with fewer of its graphs
+# converts them one by one).
+TEMPLATE_CONVERSIONS = {"cnn": 2, "gru": len(RNN_TEMPLATE_POINTS) + 1, "lstm": len(RNN_TEMPLATE_POINTS) + 1}
+CONV_2D = 3  # LiteRT's builtin operator code
+CONV_TEMPLATE = {
+    "id": "conv-template",
+    "layer": "cnn",
+    "in_height": 9,
+    "in_width": 8,
+    "in_channel": 3,
+    "out_channel": 5,
+    "kernel_h": 3,
+    "kernel_w": 2,
+    "stride_h": 2,
+    "stride_w": 1,
+    "padding": "same",
+}
+
+
+def resize_key(component: dict[str, Any]) -> tuple[str, ...] | None:
+    """Which template a layer component's graph is made from (None: the converter makes it)."""
+    if isinstance(component.get("family"), str):
+        return None
+    layer = component.get("layer")
+    if layer in ("gru", "lstm") and int(component["step"]) > 1:  # one step: no transposes, another graph
+        return (layer,)
+    if layer == "cnn":
+        return ("cnn", str(component["padding"]))
+    return None
+
+
+@functools.cache
+def _recurrent_family(layer: str) -> Any:
+    from fdi.profile.resize import template_family
+
+    return template_family(converted_graph, RNN_TEMPLATE_POINTS, {"layer": layer})
+
+
+@functools.cache
+def _conv_template() -> Any:
+    """A converted one-Conv2D graph: input, filter [out, kh, kw, in], zero bias, output."""
+    from fdi.profile.resize import NotAffineError, read_graph_object
+
+    model = read_graph_object(converted_graph(CONV_TEMPLATE))
+    [subgraph] = model.subgraphs
+    [operator] = subgraph.operators
+    if model.operatorCodes[operator.opcodeIndex].builtinCode != CONV_2D or len(subgraph.tensors) != 4:
+        raise NotAffineError("the converter's Conv2D graph is not one CONV_2D op")
+    return model
+
+
+def conv_graph(component: dict[str, Any]) -> bytes:
+    """The converter's graph for a conv component, resized: the template's four tensors take the
+    component's shapes, its options the strides and padding, its filter new Glorot-uniform
+    weights (seeded by the id) and its bias zeros, as Keras initialises them."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    from fdi.profile.resize import component_seed, write_graph_object
+
+    model = copy.deepcopy(_conv_template())
+    [operator] = model.subgraphs[0].operators
+    tensors = model.subgraphs[0].tensors
+    (source, kernel, bias), [target] = (tensors[i] for i in operator.inputs), operator.outputs
+    c = {name: int(component[name]) for name in CONV_TEMPLATE if name not in ("id", "layer", "padding")}
+    sizes = conv_output_sizes(component)
+    shapes = {
+        source: [1, c["in_height"], c["in_width"], c["in_channel"]],
+        kernel: [c["out_channel"], c["kernel_h"], c["kernel_w"], c["in_channel"]],
+        bias: [c["out_channel"]],
+        tensors[target]: [1, sizes["out_height"], sizes["out_width"], c["out_channel"]],
+    }
+    for tensor, shape in shapes.items():
+        tensor.shape = np.array(shape, dtype=np.int32)
+        tensor.shapeSignature = None
+    options = operator.builtinOptions
+    options.strideH, options.strideW = c["stride_h"], c["stride_w"]
+    options.padding = schema.Padding.SAME if component["padding"] == "same" else schema.Padding.VALID
+    receptive = c["kernel_h"] * c["kernel_w"]
+    limit = float(np.sqrt(6.0 / (receptive * (c["in_channel"] + c["out_channel"]))))
+    rng = np.random.default_rng(component_seed(component))
+    weights = rng.uniform(-limit, limit, shapes[kernel]).astype(np.float32)
+    model.buffers[kernel.buffer].data = np.frombuffer(weights.tobytes(), dtype=np.uint8)
+    model.buffers[bias.buffer].data = np.zeros(4 * c["out_channel"], dtype=np.uint8)
+    return write_graph_object(model)
+
+
+def conv_output_sizes(component: dict[str, Any]) -> dict[str, int]:
+    """A conv component's output height and width (TensorFlow's padding rules)."""
+    from fdi.profile.space import conv_output_size
+
+    return {
+        f"out_{name}": conv_output_size(
+            int(component[f"in_{name}"]),
+            int(component[f"kernel_{axis}"]),
+            int(component[f"stride_{axis}"]),
+            str(component["padding"]),
+        )
+        for name, axis in (("height", "h"), ("width", "w"))
+    }
+
+
+def resized_graph(component: dict[str, Any]) -> bytes:
+    """A conv, GRU or LSTM component's graph from its layer's template, not the converter."""
+    from fdi.profile.resize import component_seed
+
+    if component["layer"] == "cnn":
+        return conv_graph(component)
+    family = _recurrent_family(component["layer"])
+    return family.graph({name: int(component[name]) for name in family.params}, component_seed(component))
+
+
+def component_graph(component: dict[str, Any], resize: bool = True) -> bytes:
+    """The `.tflite` bytes of one component, network or op row (`resize`: conv and recurrent
+    layers from their templates, else every one from the converter)."""
+    if component.get("layer") == "fc" and not isinstance(component.get("family"), str):
+        return fc_graph(component)
+    if resize and resize_key(component) is not None:
+        return resized_graph(component)
+    return converted_graph(component)
+
+
+def resizing_checked(component: dict[str, Any], log: Any = print) -> bool:
+    """Whether the resized graph of `component` does the converter's work (fdi.profile.resize's
+    outline); a family whose templates do not fit, or a mismatch, is logged and answered False."""
+    from fdi.profile.resize import NotAffineError, graph_outline
+
+    try:
+        same = graph_outline(resized_graph(component)) == graph_outline(converted_graph(component))
+    except NotAffineError as error:
+        log(f"{resize_key(component)}: templates refused ({error}); converting every graph")
+        return False
+    if not same:
+        log(
+            f"{resize_key(component)}: the resized graph of {component['id']} is not the converter's; "
+            "converting every graph"
+        )
+    return same
+
+
+def export_shard(structures: pd.DataFrame, out_dir: str | Path, log: Any = print) -> list[Path]:
+    """Write `<id>.tflite` for every component row into `out_dir`; return the paths.
+
+    Conv, GRU and LSTM graphs come from their layer's templates (fdi.profile.resize), each
+    family checked against the converter on the first component of the shard that uses it."""
     _quiet_tensorflow()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    components = structures.to_dict("records")
+    counts = Counter(resize_key(component) for component in components)
+    # a type with fewer graphs than its templates and check cost in conversions is converted
+    checked = {
+        key: False for key, n in counts.items() if key is not None and n <= TEMPLATE_CONVERSIONS[key[0]]
+    }
     paths = []
-    for component in tqdm(structures.to_dict("records"), desc=f"export {out_dir}", unit="graph"):
+    for component in tqdm(components, desc=f"export {out_dir}", unit="graph"):
+        key = resize_key(component)
+        if key is not None and key not in checked:
+            checked[key] = resizing_checked(component, log)
         path = out_dir / f"{component['id']}.tflite"
-        path.write_bytes(component_graph(component))
+        path.write_bytes(component_graph(component, resize=checked.get(key, False)))
         paths.append(path)
     return paths
 
