@@ -124,3 +124,37 @@ def test_a_users_residual_depthwise_model_is_compressed_from_its_file(digits, tm
     np.testing.assert_allclose(interpreter.get_tensor(taken["index"]), expected, atol=1e-5)
     main(argv)  # resumed: every point is already finished, nothing is trained again
     assert "fine-tuning" not in capsys.readouterr().out
+
+
+def test_expand_widens_a_point_to_algorithm_2s_widths_without_changing_its_outputs(
+    digits, monkeypatch
+) -> None:
+    """`--expand`: the point's widths go to Algorithm 2 with the original's structure, and the
+    point comes back at the widths it answers (here planted: every width to 16 or 32), computing
+    what it computed (the tied stem and project stay one width)."""
+    import fdi.compress.expand as expand
+    from fdi.compress.graph_network import GraphNetwork
+    from fdi.compress.user_model import widened
+
+    root, data = digits
+    network = GraphNetwork(load_user_model(root / "model.keras"))
+    point = network.extract([[0, 2, 3, 5, 7, 11], list(range(0, 24, 2)), list(range(9))], name="point")
+    asked = []
+
+    def planted(structure, widths, models, mode, limit, originals, ops):
+        asked.append((structure, list(widths), list(originals)))
+        return [16, 32, 16]
+
+    monkeypatch.setattr(expand, "expand_network", planted)
+    lines: list[str] = []
+    wide, widths = widened(network, point, [6, 12, 9], ({}, {}), (), lines.append, 0)
+    assert asked == [(network, [6, 12, 9], [12, 24, 24])] and widths == [16, 32, 16]
+    assert "[6, 12, 9] -> [16, 32, 16]" in lines[0]
+    assert [wide.get_layer(n).output.shape[-1] for n in ("stem", "project", "expand", "fc")] == [
+        16,
+        16,
+        32,
+        16,
+    ]
+    x = data["x_test"][:32]
+    np.testing.assert_allclose(wide.predict(x, verbose=0), point.predict(x, verbose=0), rtol=1e-4, atol=1e-6)

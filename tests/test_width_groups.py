@@ -202,3 +202,23 @@ def test_the_extracted_model_computes_what_the_masked_one_does(build) -> None:
         np.asarray(masked_graph_forward(graph, [x], full)), np.asarray(model([x])), rtol=1e-4, atol=1e-5
     )
     assert not np.allclose(masked, np.asarray(model([x])), atol=1e-3)  # the masks did something
+
+
+@pytest.mark.parametrize(
+    "build", [_residual_se_model, lambda: _recurrent_model(layers.LSTM), lambda: _recurrent_model(layers.GRU)]
+)
+def test_the_widened_model_computes_what_the_model_does(build) -> None:
+    """Algorithm 2's premise on any graph: every group wider (after a flatten, a reshape, a concat
+    and a residual add; in stacked recurrent layers), the outputs unchanged."""
+    from fdi.compress.widen_graph import widen_graph_model
+
+    model = _randomized(build())
+    graph = width_groups(model)
+    widths = [g.width + 1 + i % 3 for i, g in enumerate(graph.prunable())]
+    wide = widen_graph_model(graph, widths)
+    assert [g.width for g in width_groups(wide).prunable()] == widths
+    assert wide.count_params() > model.count_params()
+    x = np.random.default_rng(2).normal(size=(4, *model.inputs[0].shape[1:])).astype("float32")
+    np.testing.assert_allclose(np.asarray(wide([x])), np.asarray(model([x])), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="at least"):
+        widen_graph_model(graph, [g.width - 1 for g in graph.prunable()])

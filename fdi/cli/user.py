@@ -50,9 +50,11 @@ def cmd_compress(args: argparse.Namespace) -> None:
         raise SystemExit("fdi compress: --measure needs --device (where to time the models)")
     measure = (args.device, device_settings(args.config, args.device)) if args.measure else None
     cost_models = None
-    if args.objective == "time":
+    if args.objective == "time" or args.expand:
         if not args.device:
-            raise SystemExit("fdi compress: --objective time needs --device (whose time models to use)")
+            raise SystemExit(
+                "fdi compress: --objective time and --expand need --device (whose time models to use)"
+            )
         try:
             cost_models = device_cost_models(args.registry, args.device)
         except (NoTimeModelError, FileNotFoundError) as error:
@@ -67,6 +69,7 @@ def cmd_compress(args: argparse.Namespace) -> None:
         "lambda": args.weight,
         "seed": args.seed,
         "accuracy_drop": args.accuracy_drop,
+        "expand": args.expand,
         # the workflow's schedule scaled to the budget: the threshold reaches its final value in 33
         # steps by ~80% of the iterations; a structure is scored 20 times along the way
         "threshold": {"final": 0.825, "steps": 33, "every": max(1, args.iterations // 40)},
@@ -115,6 +118,12 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
         type=float,
         default=0.01,
         help="a point meets the goal within this of the original's validation accuracy",
+    )
+    p.add_argument(
+        "--expand",
+        action="store_true",
+        help="Algorithm 2 (localMin): widen each point, before fine-tuning, to the widths --device's "
+        "time models predict faster (lossless; with --objective time this is FastDeepIoT)",
     )
     p.add_argument("--finetune-epochs", type=int, default=3, help="default: %(default)s")
     p.add_argument("--seed", type=int, default=0)

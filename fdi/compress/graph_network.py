@@ -19,6 +19,7 @@ import numpy as np
 from fdi.compress.compressor import producer_parts
 from fdi.compress.extract_graph import GATES, extract_graph_model
 from fdi.compress.masked_graph import masked_graph_forward
+from fdi.compress.widen_graph import widen_graph_model
 from fdi.compress.width_groups import RECURRENT, Layout, WidthGraph, call_order, width_groups
 
 # An op model's kind (fdi.timemodel.read_network.PRICED_OPS) per Keras layer that becomes it.
@@ -177,3 +178,6 @@ class GraphNetwork:
 
     def extract(self, keep: Sequence[Sequence[int]], name: str | None = None) -> Any:
         return extract_graph_model(self.graph, keep, name=name)
+
+    def widen(self, widths: Sequence[int], name: str | None = None) -> Any:
+        return widen_graph_model(self.graph, widths, name=name)

@@ -48,6 +48,9 @@ class Prunable(Structure, Protocol):
     def extract(self, keep: Sequence[Sequence[int]], name: str | None = None) -> Any:
         """A new, smaller model of the kept elements with their trained weights."""
 
+    def widen(self, widths: Sequence[int], name: str | None = None) -> Any:
+        """A new, wider model at `widths` (each at least the model's) computing what it computes."""
+
 
 class FamilyNetwork:
     """A paper family; `model` (a trained network of it) only for what needs weights."""
@@ -95,6 +98,11 @@ class FamilyNetwork:
 
     def extract(self, keep: Sequence[Sequence[int]], name: str | None = None) -> Any:
         return extract_model(self.model, keep, self.family, name=name)
+
+    def widen(self, widths: Sequence[int], name: str | None = None) -> Any:
+        from fdi.compress.widen_keras import expand_model
+
+        return expand_model(self.model, widths, self.family)
 
 
 def structure_of(network: str | Structure) -> Structure:

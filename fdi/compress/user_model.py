@@ -99,6 +99,31 @@ def load_user_data(
     return splits
 
 
+def widened(
+    network: Any,
+    small: Any,
+    widths: list[int],
+    cost_models: tuple[dict[str, Any], dict[str, tuple[float, float]]] | None,
+    ties: Sequence[Sequence[str]],
+    log: Callable[[str], None],
+    index: int,
+) -> tuple[Any, list[int]]:
+    """Algorithm 2 on a point (fdi.compress.expand, staircase mode up to the next power of two
+    above the original's widths): the widths the device's models predict faster, and the point
+    widened to them losslessly (fdi.compress.widen_graph)."""
+    from fdi.compress.expand import expand_network
+    from fdi.compress.graph_network import GraphNetwork
+
+    if cost_models is None:
+        raise ValueError("--expand needs a device's time models")
+    models, ops = cost_models
+    new = expand_network(network, widths, models, "staircase", "next_pow2", network.widths, ops)
+    log(f"point {index}: Algorithm 2 on the device's models: {widths} -> {new}")
+    if new == widths:
+        return small, widths
+    return GraphNetwork(small, ties).widen(new, name=small.name), new
+
+
 def compress_user_model(
     model_path: Path,
     data_path: Path,
@@ -143,8 +168,11 @@ def compress_user_model(
         small = load_user_model(
             final if final.exists() else out_dir / "search" / "points" / f"target-{index}.keras"
         )
+        widths = list(point["widths"])
         if not final.exists():
-            log(f"point {index}: fine-tuning {point['widths']}")
+            if settings.get("expand"):
+                small, widths = widened(network, small, widths, cost_models, ties, log, index)
+            log(f"point {index}: fine-tuning {widths}")
             fine_tune_on(small, data["train"], data["val"], finetune, log)
             final.parent.mkdir(parents=True, exist_ok=True)
             small.save(final)
@@ -155,6 +183,7 @@ def compress_user_model(
             {
                 "point": index,
                 "widths": point["widths"],
+                "expanded_widths": [int(w) for w in GraphNetwork(small, ties).widths],
                 "parameter_fraction": point["parameter_fraction"],
                 "measure": point["measure"],
                 "fraction": point["fraction"],
