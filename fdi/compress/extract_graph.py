@@ -12,7 +12,7 @@ the same keep sets.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,10 +28,6 @@ def kept_channels(layout: Layout, kept: Sequence[np.ndarray]) -> np.ndarray:
     tile, in order)."""
     per_tile = np.concatenate([s.offset + kept[s.group] for s in layout.segments])
     return (np.arange(layout.tiles)[:, None] * layout.period + per_tile[None, :]).ravel()
-
-
-def _new_width(layout: Layout, kept: Sequence[np.ndarray]) -> int:
-    return layout.tiles * sum(len(kept[s.group]) for s in layout.segments)
 
 
 def _keep_lists(graph: WidthGraph, keep: Sequence[Sequence[int]]) -> list[np.ndarray]:
@@ -70,35 +66,55 @@ def _sliced(
     return [w[..., rows] for w in weights]  # batch norm, PReLU: per channel on the last axis
 
 
-def extract_graph_model(graph: WidthGraph, keep: Sequence[Sequence[int]], name: str | None = None) -> Any:
-    """A new Keras model holding only the elements in `keep` (one index list per prunable group, in
-    the order of `graph.prunable()`) with their trained weights."""
+def copy_at_widths(
+    graph: WidthGraph,
+    widths: Sequence[int],
+    place: Callable[[Any, list[np.ndarray], list[tuple[int, ...]], Layout, Layout], list[np.ndarray]],
+    name: str,
+) -> Any:
+    """A copy of `graph.model` with every group g `widths[g]` wide (in the producers' configs and
+    any reshape's target); a producer's or per-channel layer's weights are what `place` makes of
+    the original ones (layer, weights, the copy's weight shapes, input and output layouts), every
+    other layer's are copied. Extraction and widening differ only in `place`."""
     import keras
 
-    kept = _keep_lists(graph, keep)
+    def width_of(layout: Layout) -> int:
+        return layout.tiles * sum(widths[s.group] for s in layout.segments)
 
     def clone(layer: Any) -> Any:
         config = layer.get_config()
         kind = type(layer).__name__
         call = graph.calls.get(layer.name)
         if call is not None and kind in PRODUCERS:
-            config[WIDTH_KEYS.get(kind, "filters")] = _new_width(call[1], kept)
+            config[WIDTH_KEYS.get(kind, "filters")] = width_of(call[1])
         elif call is not None and kind in RESHAPING and config["target_shape"][-1] != -1:
-            config["target_shape"] = (*config["target_shape"][:-1], _new_width(call[1], kept))
+            config["target_shape"] = (*config["target_shape"][:-1], width_of(call[1]))
         return type(layer).from_config(config)
 
     copy = keras.models.clone_model(graph.model, clone_function=clone)
-    small = keras.Model(copy.input, copy.output, name=name or f"{graph.model.name}_extracted")
+    new = keras.Model(copy.input, copy.output, name=name)
     for layer in graph.model.layers:
         weights = layer.get_weights()
         if not weights:
             continue
         kind = type(layer).__name__
+        target = new.get_layer(layer.name)
         if layer.name not in graph.calls or not (kind in PRODUCERS or kind in CHANNELWISE):
-            small.get_layer(layer.name).set_weights(weights)  # kept at its width
+            target.set_weights(weights)  # kept at its width
             continue
-        inputs, output = graph.calls[layer.name]
-        rows = kept_channels(inputs, kept)
-        cols = kept_channels(output, kept) if kind in PRODUCERS else None
-        small.get_layer(layer.name).set_weights(_sliced(layer, weights, rows, cols))
-    return small
+        shapes = [tuple(w.shape) for w in target.get_weights()]
+        target.set_weights(place(layer, weights, shapes, *graph.calls[layer.name]))
+    return new
+
+
+def extract_graph_model(graph: WidthGraph, keep: Sequence[Sequence[int]], name: str | None = None) -> Any:
+    """A new Keras model holding only the elements in `keep` (one index list per prunable group, in
+    the order of `graph.prunable()`) with their trained weights."""
+    kept = _keep_lists(graph, keep)
+
+    def place(layer: Any, weights: list[np.ndarray], shapes: Any, inputs: Layout, output: Layout) -> list:
+        cols = kept_channels(output, kept) if type(layer).__name__ in PRODUCERS else None
+        return _sliced(layer, weights, kept_channels(inputs, kept), cols)
+
+    widths = [len(k) for k in kept]
+    return copy_at_widths(graph, widths, place, name or f"{graph.model.name}_extracted")

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from fdi.compress.extract_graph import GATES, WIDTH_KEYS
-from fdi.compress.width_groups import CHANNELWISE, PRODUCERS, RECURRENT, RESHAPING, Layout, WidthGraph
+from fdi.compress.extract_graph import GATES, copy_at_widths
+from fdi.compress.width_groups import PRODUCERS, RECURRENT, Layout, WidthGraph
 
 
 def original_channels(layout: Layout, widths: Sequence[int]) -> np.ndarray:
@@ -85,37 +85,10 @@ def _embedded(
 def widen_graph_model(graph: WidthGraph, widths: Sequence[int], name: str | None = None) -> Any:
     """A copy of `graph.model` with its prunable groups at `widths` (in the order of
     `graph.prunable()`, each at least the group's width) computing the same outputs."""
-    import keras
-
     group_widths = _group_widths(graph, widths)
 
-    def width_of(layout: Layout) -> int:
-        return layout.tiles * sum(group_widths[s.group] for s in layout.segments)
+    def place(layer: Any, weights: list[np.ndarray], shapes: Any, inputs: Layout, output: Layout) -> list:
+        cols = original_channels(output, group_widths) if type(layer).__name__ in PRODUCERS else None
+        return _embedded(layer, weights, shapes, original_channels(inputs, group_widths), cols)
 
-    def clone(layer: Any) -> Any:
-        config = layer.get_config()
-        kind = type(layer).__name__
-        call = graph.calls.get(layer.name)
-        if call is not None and kind in PRODUCERS:
-            config[WIDTH_KEYS.get(kind, "filters")] = width_of(call[1])
-        elif call is not None and kind in RESHAPING and config["target_shape"][-1] != -1:
-            config["target_shape"] = (*config["target_shape"][:-1], width_of(call[1]))
-        return type(layer).from_config(config)
-
-    copy = keras.models.clone_model(graph.model, clone_function=clone)
-    wide = keras.Model(copy.input, copy.output, name=name or f"{graph.model.name}_widened")
-    for layer in graph.model.layers:
-        weights = layer.get_weights()
-        if not weights:
-            continue
-        kind = type(layer).__name__
-        target = wide.get_layer(layer.name)
-        if layer.name not in graph.calls or not (kind in PRODUCERS or kind in CHANNELWISE):
-            target.set_weights(weights)  # kept at its width
-            continue
-        inputs, output = graph.calls[layer.name]
-        rows = original_channels(inputs, group_widths)
-        cols = original_channels(output, group_widths) if kind in PRODUCERS else None
-        shapes = [tuple(w.shape) for w in target.get_weights()]
-        target.set_weights(_embedded(layer, weights, shapes, rows, cols))
-    return wide
+    return copy_at_widths(graph, group_widths, place, name or f"{graph.model.name}_widened")
