@@ -108,10 +108,11 @@ FULLY_CONNECTED = 9  # LiteRT's builtin operator code
 def _fc_template() -> Any | None:
     """A converted one-Dense graph as a flatbuffer object, or None if the converter's graph is not
     the single FULLY_CONNECTED op `fc_graph` knows how to resize (another TensorFlow version)."""
-    from tensorflow.lite.tools import flatbuffer_utils
+    from fdi.profile.resize import read_graph_object
 
-    graph = to_tflite(build_keras_model({"id": "fc-template", "layer": "fc", "in_dim": 7, "out_dim": 5}))
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(graph))
+    model = read_graph_object(
+        converted_graph({"id": "fc-template", "layer": "fc", "in_dim": 7, "out_dim": 5})
+    )
     subgraph = model.subgraphs[0]
     operators = subgraph.operators
     if len(model.subgraphs) != 1 or len(operators) != 1 or len(subgraph.tensors) != 3:
@@ -135,7 +136,7 @@ def fc_graph(component: dict[str, Any]) -> bytes:
     template = _fc_template()
     if template is None:
         return to_tflite(build_keras_model(component))
-    from tensorflow.lite.tools import flatbuffer_utils
+    from fdi.profile.resize import component_seed, write_graph_object
 
     in_dim, out_dim = int(component["in_dim"]), int(component["out_dim"])
     model = copy.deepcopy(template)
@@ -144,10 +145,10 @@ def fc_graph(component: dict[str, Any]) -> bytes:
         tensor.shape = np.array(shape, dtype=np.int32)
         tensor.shapeSignature = None
     limit = float(np.sqrt(6.0 / (in_dim + out_dim)))
-    rng = np.random.default_rng(zlib.crc32(component["id"].encode()))
+    rng = np.random.default_rng(component_seed(component))
     weights = rng.uniform(-limit, limit, (out_dim, in_dim)).astype(np.float32)
     model.buffers[tensors[1].buffer].data = np.frombuffer(weights.tobytes(), dtype=np.uint8)
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    return write_graph_object(model)
 
 
 def converted_graph(component: dict[str, Any]) -> bytes:
