@@ -5,7 +5,8 @@ the clone's own .venv is made first (`make .venv/.installed`, untimed, never dis
 `make run` is timed. The disturbed run starts benchmarks/disturb.py beside it, stopping when
 `make run` ends. Then it prints Algorithm 1's Table 5 rows, the whole networks
 and what each campaign went through, quiet beside disturbed, and the ratio of the wall times.
-`--compare QUIET DISTURBED` only prints the tables of two finished runs.
+`--compare QUIET DISTURBED` only prints the tables of two finished runs; `--only disturbed` makes
+one run of the pair (say when the other is a finished fresh clone of the same code).
 
 Run nothing else heavy meanwhile: the timings share the machine's cores with whatever runs.
 Usage: python benchmarks/noisy_campaign.py --workdir /tmp/noisy --duty 0.4 --seed 1
@@ -101,13 +102,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duty", type=float, default=0.4)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--compare", type=Path, nargs=2, metavar=("QUIET", "DISTURBED"))
+    parser.add_argument("--only", choices=["quiet", "disturbed"], help="make one run of the pair")
     args = parser.parse_args(argv)
     if args.compare:
         compare(*args.compare)
         return 0
     args.workdir.mkdir(parents=True, exist_ok=True)
-    quiet_s = clone_and_run(args.repo, args.workdir / "quiet", None, args.targets)
     disturb = ["--duty", str(args.duty), "--seed", str(args.seed)]
+    if args.only:
+        run = args.workdir / args.only
+        seconds = clone_and_run(args.repo, run, disturb if args.only == "disturbed" else None, args.targets)
+        print(f"{args.only} run: {seconds / 60:.1f} min in {run}")
+        return 0
+    quiet_s = clone_and_run(args.repo, args.workdir / "quiet", None, args.targets)
     disturbed_s = clone_and_run(args.repo, args.workdir / "disturbed", disturb, args.targets)
     compare(args.workdir / "quiet", args.workdir / "disturbed", (quiet_s, disturbed_s))
     return 0
