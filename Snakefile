@@ -24,6 +24,7 @@ include: "rules/networks.smk"
 include: "rules/localmin.smk"
 include: "rules/tasks.smk"
 include: "rules/compress.smk"
+include: "rules/user_models.smk"
 include: "rules/energy.smk"
 
 

@@ -8,24 +8,33 @@ FastDeepIoT, each point measured on the host.
 - `lstm`: two stacked LSTMs over DeepSense's 20 intervals of accelerometer and gyroscope spectra
   of seglearn's watch data, users 8-10 held out for the test (as the `deepsense` task).
 
-Each original trains until its validation accuracy stops improving (Keras EarlyStopping,
-patience 3, best epoch kept; 10% of the training split validates). Then, per model, two
-`fdi compress` runs with the same targets, iterations and fine-tuning, each resumable:
-DeepIoT (`--objective none`) and FastDeepIoT (`--objective time --expand`, the host's time
-models from `--registry`, made by `make run`), both with `--measure`. The last table gives each
-point's widths, test accuracy and measured ms, and each variant's pick: the fastest point within
-`--accuracy-drop` of the original's test accuracy.
+Each original trains until its validation accuracy stops improving (fdi.tasks.plateau's rule at
+`--patience`: the rate halved after half as many epochs without a gain, the best epoch kept).
+The image model validates on a seeded 10% of the training split; the LSTM on whole users held out
+of training (`--validation-users`), as its test users are, so its search and fine-tuning judge
+accuracy on people they have not seen.
 
-Needs the host's registry (`make run` first); run nothing else meanwhile (the points are timed).
-Usage: python benchmarks/user_models.py --out-dir DIR [--registry results/registry] [--models mobile lstm]
+Then both go through the workflow's own target in `--workdir` (a clone after `make run`: its host
+registry and instrument): `snakemake user_models` with the models as `compress.models:`
+(an overlay config written to `--out-dir`), so per model DeepIoT (`--objective none`) and
+FastDeepIoT (`--objective time --expand`, the host's time models) are searched with the same
+targets and iterations and fine-tuned under the original's plateau rule (`--finetune-epochs` only
+the cap), every point and the original timed side by side in one benchmark job, and
+results/tables/user-MODEL.md gives each variant's pick (the most compressed point within the
+tolerance of the original's test accuracy) and both variants' measured time at equal accuracy
+(fdi.compress.equal_accuracy: the original's accuracy and 0.5, 1 and 2 points below, interpolated
+along each curve's frontier, never extrapolated). Each stage is cached: a rerun resumes.
+
+Run nothing else meanwhile (the points are timed).
+Usage: python benchmarks/user_models.py --out-dir DIR --workdir CLONE [--models mobile lstm]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +42,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
-VARIANTS = {"deepiot": ["--objective", "none"], "fastdeepiot": ["--objective", "time", "--expand"]}
 
 
 def mobile_model(classes: int) -> Any:
@@ -83,7 +91,7 @@ def mobile_data() -> dict[str, np.ndarray]:
     }
 
 
-def lstm_data() -> dict[str, np.ndarray]:
+def lstm_data(validation_users: list[int]) -> dict[str, np.ndarray]:
     import yaml
 
     from fdi.tasks.inertial import deepsense_windows, leave_users_out, load_watch
@@ -98,111 +106,133 @@ def lstm_data() -> dict[str, np.ndarray]:
             [arrays[f"acc_{split}"][..., 0], arrays[f"gyro_{split}"][..., 0]], -1
         )
         out[f"y_{split}"] = arrays[f"y_{split}"].astype(np.int64)
+    held = np.isin(arrays["subject_train"], validation_users)
+    users = sorted(set(arrays["subject_train"].tolist()))
+    if not held.any() or held.all():
+        raise SystemExit(
+            f"--validation-users {validation_users} leave no training or validation users of {users}"
+        )
+    out["x_val"], out["y_val"] = out["x_train"][held], out["y_train"][held]
+    out["x_train"], out["y_train"] = out["x_train"][~held], out["y_train"][~held]
     return out
 
 
-def train_original(name: str, out: Path, seed: int) -> None:
-    """The model trained to its validation plateau, and its data as fdi compress reads it."""
+def image_validation(data: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    """A seeded tenth of the training split validates."""
+    order = np.random.default_rng(seed).permutation(len(data["y_train"]))
+    cut = len(order) // 10
+    data["x_val"], data["y_val"] = data["x_train"][order[:cut]], data["y_train"][order[:cut]]
+    data["x_train"], data["y_train"] = data["x_train"][order[cut:]], data["y_train"][order[cut:]]
+    return data
+
+
+def train_original(name: str, out: Path, args: argparse.Namespace) -> None:
+    """The model trained to its validation plateau, and its data as fdi compress reads it
+    (resumable: the plateau state and a Keras backup live in `out/checkpoint`)."""
     import keras
+
+    from fdi.cli.user import plateau_rule
+    from fdi.tasks import plateau
 
     if (out / "model.keras").exists() and (out / "data.npz").exists():
         print(f"{name}: trained original found in {out}")
         return
-    data = mobile_data() if name == "mobile" else lstm_data()
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(data["y_train"]))
-    cut = len(order) // 10
-    data["x_val"], data["y_val"] = data["x_train"][order[:cut]], data["y_train"][order[:cut]]
-    data["x_train"], data["y_train"] = data["x_train"][order[cut:]], data["y_train"][order[cut:]]
+    data = (
+        image_validation(mobile_data(), args.seed) if name == "mobile" else lstm_data(args.validation_users)
+    )
     classes = int(data["y_train"].max()) + 1
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(args.seed)
     model = mobile_model(classes) if name == "mobile" else lstm_model(*data["x_train"].shape[1:], classes)
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    stop = keras.callbacks.EarlyStopping("val_accuracy", patience=3, restore_best_weights=True)
-    history = model.fit(
+    rule, checkpoint = plateau_rule(args.patience), out / "checkpoint"
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    model.fit(
         data["x_train"],
         data["y_train"],
         validation_data=(data["x_val"], data["y_val"]),
-        epochs=40,
-        batch_size=64,
-        callbacks=[stop],
+        epochs=args.epoch_cap,
+        batch_size=128,
+        callbacks=[
+            plateau.plateau_callback(rule, checkpoint),
+            keras.callbacks.BackupAndRestore(str(checkpoint), delete_checkpoint=False),
+        ],
         verbose=2,
     )
-    out.mkdir(parents=True, exist_ok=True)
+    record = plateau.summary(checkpoint, args.epoch_cap, rule)
     np.savez(out / "data.npz", **data)
     model.save(out / "model.keras")
-    curve = {k: [float(v) for v in values] for k, values in history.history.items()}
-    (out / "training.json").write_text(json.dumps({"epochs": len(curve["loss"]), **curve}, indent=1) + "\n")
-    print(f"{name}: {len(curve['loss'])} epochs, best validation accuracy {max(curve['val_accuracy']):.4f}")
+    (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
+    end = "plateaued" if record["plateaued"] else "epoch cap reached, NOT plateaued"
+    print(
+        f"{name}: {record['epochs_run']} epochs, best {record['best_epoch']} "
+        f"(validation accuracy {record['best_val_accuracy']:.4f}; {end}; {record['plateau_rule']})"
+    )
 
 
-def compress(name: str, out: Path, variant: str, args: argparse.Namespace) -> dict[str, Any]:
-    run = out / variant
-    command = [
-        sys.executable,
-        "-m",
-        "fdi.cli",
-        "compress",
-        str(out / "model.keras"),
-        "--data",
-        str(out / "data.npz"),
-    ]
-    command += [
-        "--out-dir",
-        str(run),
-        *VARIANTS[variant],
-        "--device",
-        "host",
-        "--registry",
-        str(args.registry),
-    ]
-    command += ["--targets", *map(str, args.targets), "--iterations", str(args.iterations)]
-    command += ["--finetune-epochs", str(args.finetune_epochs), "--measure", "--seed", str(args.seed)]
-    print(f"{name} {variant}: {' '.join(command[2:])}", flush=True)
-    subprocess.run(command, check=True)
-    return json.loads((run / "curve.json").read_text())
+def run_workflow(args: argparse.Namespace) -> None:
+    """`snakemake user_models` in the finished clone, the models given by an overlay config; only
+    mtimes trigger reruns there, so the clone's finished campaign is reused as it is."""
+    import yaml
+
+    models = {
+        name: {
+            "model": str((args.out_dir / name / "model.keras").resolve()),
+            "data": str((args.out_dir / name / "data.npz").resolve()),
+            "devices": ["host"],
+            "variants": ["deepiot", "fastdeepiot"],
+            "targets": args.targets,
+            "iterations": args.iterations,
+            "finetune_epochs": args.finetune_epochs,
+            "finetune_patience": args.patience,
+            "seed": args.seed,
+        }
+        for name in args.models
+    }
+    overlay = (args.out_dir / "user-models.yaml").resolve()
+    overlay.write_text(yaml.safe_dump({"compress": {"models": models}}, sort_keys=False))
+    venv = (args.workdir / ".venv" / "bin").resolve()
+    command = [str(venv / "snakemake"), "--cores", str(args.cores), "--rerun-triggers", "mtime"]
+    command += ["--configfile", "config/config.yaml", str(overlay), "--", "user_models"]
+    print(" ".join(command), flush=True)
+    env = {**os.environ, "PATH": f"{venv}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(command, cwd=args.workdir, env=env, check=True)
+
+
+def report(name: str, workdir: Path) -> None:
+    """The model's table and notes as the workflow wrote them, and every point."""
+    import pandas as pd
+
+    print(f"\n{(workdir / f'results/tables/user-{name}.md').read_text()}")
+    points = pd.read_csv(workdir / f"results/tables/user-{name}-points.csv")
+    columns = ["variant", "point", "widths", "test_accuracy", "parameter_fraction", "measured_ms_host"]
+    print(points[columns].to_string(index=False))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--out-dir", type=Path, required=True)
-    parser.add_argument("--registry", type=Path, default=REPO / "results/registry")
+    parser.add_argument("--out-dir", type=Path, required=True, help="the trained originals and their data")
+    parser.add_argument("--workdir", type=Path, required=True, help="a clone after `make run`")
     parser.add_argument("--models", nargs="+", choices=["mobile", "lstm"], default=["mobile", "lstm"])
     parser.add_argument("--targets", type=float, nargs="+", default=[0.5, 0.4, 0.3])
     parser.add_argument("--iterations", type=int, default=600)
-    parser.add_argument("--finetune-epochs", type=int, default=3)
     parser.add_argument(
-        "--accuracy-drop", type=float, default=0.01, help="the accuracy bar below the original"
+        "--patience", type=int, default=2, help="the plateau rule's, original and fine-tuning"
     )
+    parser.add_argument("--epoch-cap", type=int, default=40, help="the original's training cap")
+    parser.add_argument("--finetune-epochs", type=int, default=8, help="the fine-tuning cap per point")
+    parser.add_argument(
+        "--validation-users", type=int, nargs="+", default=[6, 7], help="the LSTM's validation users"
+    )
+    parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     for name in args.models:
-        out = args.out_dir / name
-        train_original(name, out, args.seed)
-        curves = {variant: compress(name, out, variant, args) for variant in VARIANTS}
-        original = curves["deepiot"]["original_test_accuracy"]
-        bar = original - args.accuracy_drop
-        print(
-            f"\n{name}: original test accuracy {original:.4f} ({curves['deepiot']['original_ms']:.3f} ms); "
-            f"bar {bar:.4f}"
-        )
-        picks = {}
-        for variant, curve in curves.items():
-            for p in curve["points"]:
-                widths = p.get("expanded_widths", p["widths"])
-                print(
-                    f"  {variant:12s} point {p['point']}: widths {widths}, test {p['test_accuracy']:.4f}, "
-                    f"{p['measured_time_ms']:.3f} ms"
-                )
-            reaching = [p for p in curve["points"] if p["test_accuracy"] >= bar]
-            picks[variant] = min(reaching, key=lambda p: p["measured_time_ms"]) if reaching else None
-        if all(picks.values()):
-            fast, slow = picks["fastdeepiot"]["measured_time_ms"], picks["deepiot"]["measured_time_ms"]
-            print(f"  picks: FastDeepIoT {fast:.3f} ms vs DeepIoT {slow:.3f} ms ({fast / slow - 1:+.1%})")
-        else:
-            print(f"  picks: {', '.join(v for v, p in picks.items() if p is None)} reach no point at the bar")
+        train_original(name, args.out_dir / name, args)
+    run_workflow(args)
+    for name in args.models:
+        report(name, args.workdir)
 
 
 if __name__ == "__main__":

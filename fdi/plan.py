@@ -60,6 +60,14 @@ class Plan:
             if "deepiot_localmin" in variants
             else []
         )
+        self.user_models = self.compress.get("models", {})
+        for name, settings in self.user_models.items():
+            unknown = sorted(set(settings.get("devices", [])) - set(self.devices))
+            if unknown:
+                raise ValueError(
+                    f"config: compress.models.{name}.devices names {', '.join(unknown)}, not in devices "
+                    f"({', '.join(self.devices)})"
+                )
         for task, settings in config.get("tasks", {}).items():
             if settings.get("seed", 0) in settings.get("spread_seeds", []):
                 raise ValueError(
@@ -277,3 +285,66 @@ class Plan:
 
     def energy_trace_paths(self, wildcards: Any) -> list[str]:
         return [trace["path"] for trace in self.energy_traces(wildcards)]
+
+    # --- your own models (compress.models: fdi compress in the workflow) ---------------------
+    def user_devices(self, model: str) -> list[str]:
+        """Where a user model's points are measured: its `devices`, else every device."""
+        return list(self.user_models[model].get("devices", self.devices))
+
+    def user_variants(self, model: str) -> list[str]:
+        """Its variants' run names: deepiot, deepiot_flops, and FastDeepIoT once per device
+        (fastdeepiot_DEVICE, steered by that device's time models)."""
+        settings = self.user_models[model]
+        variants = settings.get("variants", ["deepiot", "fastdeepiot"])
+        return [v for v in ("deepiot", "deepiot_flops") if v in variants] + (
+            [f"fastdeepiot_{d}" for d in self.user_devices(model)] if "fastdeepiot" in variants else []
+        )
+
+    def user_inputs(self, wildcards: Any) -> dict[str, Any]:
+        """A user run's model and data, and the registry entry of the device steering it (only
+        FastDeepIoT's: DeepIoT's runs read no device, so a new device leaves them alone)."""
+        settings = self.user_models[wildcards.usermodel]
+        device = search_device(wildcards.uvariant)
+        return {
+            "model": settings["model"],
+            "data": settings["data"],
+            "registry": [f"results/registry/{device}.json"] if device else [],
+        }
+
+    def user_compress_args(self, wildcards: Any) -> str:
+        """`fdi compress`'s options for one run (numbers and names the schema checked; the device
+        name matches the device wildcard's pattern)."""
+        settings = self.user_models[wildcards.usermodel]
+        device = search_device(wildcards.uvariant)
+        objective = "time" if device else {"deepiot": "none", "deepiot_flops": "flops"}[wildcards.uvariant]
+        words = ["--objective", objective, "--targets", *map(str, settings["targets"])]
+        words += ["--iterations", str(settings["iterations"]), "--weight", str(settings["lambda"])]
+        words += ["--finetune-epochs", str(settings["finetune_epochs"])]
+        words += ["--finetune-patience", str(settings["finetune_patience"]), "--seed", str(settings["seed"])]
+        if device:
+            words += ["--expand", "--device", device, "--registry", "results/registry"]
+        return " ".join(words)
+
+    def user_threads(self, wildcards: Any) -> int:
+        return min(self.cores(), int(self.user_models[wildcards.usermodel].get("threads", self.cores())))
+
+    def user_files(self, model: str, name: str) -> list[str]:
+        """One file or folder (`curve.json`, `final`) of every variant's run of a user model."""
+        return [f"results/user/{model}/{variant}/{name}" for variant in self.user_variants(model)]
+
+    def user_timing_files(self, wildcards: Any) -> list[str]:
+        model = wildcards.usermodel
+        return [f"results/timings/{device}/user-{model}.parquet" for device in self.user_devices(model)]
+
+    def user_timing_pairs(self, wildcards: Any, input: Any) -> str:
+        """DEVICE=PATH words for the table job's timings, in the model's device order."""
+        devices = self.user_devices(wildcards.usermodel)
+        return " ".join(f"{device}={path}" for device, path in zip(devices, input.timings, strict=True))
+
+    def user_table_outputs(self, model: str) -> dict[str, str]:
+        return {
+            "table": f"results/tables/user-{model}.csv",
+            "markdown": f"results/tables/user-{model}.md",
+            "figure": f"results/figures/user-{model}.png",
+            "points": f"results/tables/user-{model}-points.csv",
+        }

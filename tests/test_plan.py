@@ -184,3 +184,30 @@ def test_a_spread_seed_equal_to_the_originals_seed_is_refused_by_name():
     config["tasks"]["vgg"]["spread_seeds"] = [0, 1]
     with pytest.raises(ValueError, match=r"tasks\.vgg\.spread_seeds holds the original's own seed 0"):
         Plan(config)
+
+
+def test_a_users_model_runs_each_variant_with_its_own_device_only():
+    config = copy.deepcopy(CONFIG)
+    mine = {"model": "my models/m.keras", "data": "d.npz", "devices": ["pixel"], "targets": [0.5, 0.3]}
+    mine |= {"variants": ["deepiot", "fastdeepiot"], "iterations": 40, "lambda": 2.0, "seed": 1}
+    config["compress"]["models"] = {"mine": mine | {"finetune_epochs": 6, "finetune_patience": 2}}
+    plan = Plan(config, cores=lambda: 8)
+    assert plan.user_variants("mine") == ["deepiot", "fastdeepiot_pixel"]
+    assert plan.user_inputs(W(usermodel="mine", uvariant="deepiot"))["registry"] == []
+    steered = W(usermodel="mine", uvariant="fastdeepiot_pixel")
+    assert plan.user_inputs(steered)["registry"] == ["results/registry/pixel.json"]
+    assert plan.user_compress_args(W(usermodel="mine", uvariant="deepiot")) == (
+        "--objective none --targets 0.5 0.3 --iterations 40 --weight 2.0 --finetune-epochs 6"
+        " --finetune-patience 2 --seed 1"
+    )
+    assert plan.user_compress_args(steered).endswith(
+        "--expand --device pixel --registry results/registry"
+    ) and "--objective time" in plan.user_compress_args(steered)
+    assert plan.user_timing_files(steered) == ["results/timings/pixel/user-mine.parquet"]
+    assert plan.user_files("mine", "final") == [
+        "results/user/mine/deepiot/final",
+        "results/user/mine/fastdeepiot_pixel/final",
+    ]
+    config["compress"]["models"]["mine"]["devices"] = ["pixel", "jetson"]
+    with pytest.raises(ValueError, match=r"compress\.models\.mine\.devices names jetson, not in devices"):
+        Plan(config)

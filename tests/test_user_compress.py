@@ -107,10 +107,11 @@ def test_a_users_residual_depthwise_model_is_compressed_from_its_file(digits, tm
     point = curve["points"][0]
     assert curve["device"] == "host" and curve["original_ms"] > 0 and point["measured_time_ms"] > 0
     timed = pd.read_parquet(out / "timings-host.parquet")
-    assert set(timed[timed.role == "component"].id) == {"original", "target-0"}
+    assert set(timed[timed.role == "component"].id) == {"original", "out-target-0"}
     small = keras.models.load_model(point["keras"], compile=False)
     predicted = small.predict(data["x_test"], verbose=0).argmax(axis=1)
     assert point["test_accuracy"] == pytest.approx(np.mean(predicted == data["y_test"]))
+    assert Path(point["keras"]).name == "out-target-0.keras"  # named after the out-dir
     assert small.count_params() < load_user_model(root / "model.keras").count_params()
     assert [small.get_layer(n).output.shape[-1] for n in ("stem", "project")] == [point["widths"][0]] * 2
     from ai_edge_litert.interpreter import Interpreter

@@ -145,6 +145,43 @@ def test_compression_plans_every_variant_once_and_device_free_jobs_read_no_time_
         assert weight in steered and '"objective":"time"' in steered
 
 
+def test_a_users_model_from_the_config_plans_its_runs_benchmark_and_table(tiny_run, tmp_path):
+    """compress.models after a finished campaign: the original exported once, one run per variant
+    (FastDeepIoT per device), one benchmark per device, one table; DeepIoT's runs read no device's
+    registry entry; a model path with a space reaches the command quoted."""
+    model, data = tmp_path / "my model.keras", tmp_path / "data.npz"
+    model.touch()
+    data.touch()
+    variants = ["deepiot", "deepiot_flops", "fastdeepiot"]
+    overlay = tmp_path / "mine.yaml"
+    mine = {"model": str(model), "data": str(data), "variants": variants, "iterations": 40}
+    overlay.write_text(yaml.safe_dump({"compress": {"models": {"mine": mine}}}))
+    configs = ("--configfile", "config/config.yaml", str(overlay))
+    dry = snakemake(tiny_run, "-n", "-p", "--cores", "2", *configs, "user_models")
+    assert job_counts(dry.stdout + dry.stderr) == {
+        "user_original": 1,
+        "user_compress": 3,
+        "user_benchmark": 1,
+        "user_table": 1,
+        "user_models": 1,
+    }
+    jobs = planned_jobs(dry.stdout)
+    runs = {
+        text.split("results/user/mine/")[1].split("/")[0]: text
+        for name, text in jobs
+        if name == "user_compress"
+    }
+    assert sorted(runs) == ["deepiot", "deepiot_flops", "fastdeepiot_host"]
+    assert "results/registry" not in runs["deepiot"] and "--objective none" in runs["deepiot"]
+    assert "--objective flops" in runs["deepiot_flops"]
+    assert "results/registry/host.json" in runs["fastdeepiot_host"]
+    assert (
+        "--objective time" in runs["fastdeepiot_host"]
+        and "--expand --device host" in runs["fastdeepiot_host"]
+    )
+    assert f"fdi compress '{model}'" in runs["deepiot"]
+
+
 def test_a_baseline_job_gets_its_layer_types_x(tiny_run):
     """The baselines fit on the configured x (baselines.x; tiny: runtime), not the paper's by default."""
     shown = snakemake(tiny_run, "-n", "-p", "-f", "--cores", "2", "results/baselines/host/fc/svr.parquet")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fdi.cli.arguments import json_arg
 from fdi.cli.compress import pin_threads
 
 SCHEMA = Path(__file__).resolve().parents[2] / "config" / "config.schema.yaml"
@@ -39,6 +40,12 @@ def device_settings(config_files: list[Path], device: str) -> dict[str, Any]:
             f"fdi compress: no device {device!r} in {', '.join(map(str, config_files))} (has {known})"
         )
     return config["devices"][device]
+
+
+def plateau_rule(patience: int) -> dict[str, int]:
+    """fdi.tasks.plateau's rule at another patience: stop after `patience` epochs without a
+    validation gain, the rate halved after half as many (its default pairs 4 with 2)."""
+    return {"patience": patience, "decay_patience": max(1, patience // 2)}
 
 
 def cmd_compress(args: argparse.Namespace) -> None:
@@ -75,7 +82,11 @@ def cmd_compress(args: argparse.Namespace) -> None:
         "threshold": {"final": 0.825, "steps": 33, "every": max(1, args.iterations // 40)},
         "eval_every": max(1, args.iterations // 20),
     }
-    finetune = {"epochs": args.finetune_epochs, "seed": args.seed}
+    finetune: dict[str, Any] = {"epochs": args.finetune_epochs, "seed": args.seed}
+    if args.finetune_patience is not None:
+        if args.finetune_patience < 1:
+            raise SystemExit(f"fdi compress: --finetune-patience must be >= 1, not {args.finetune_patience}")
+        finetune["plateau"] = plateau_rule(args.finetune_patience)
     ties = [group.split(",") for group in args.tie]
     try:
         rows = compress_user_model(
@@ -84,6 +95,43 @@ def cmd_compress(args: argparse.Namespace) -> None:
     except ValueError as error:
         raise SystemExit(f"fdi compress: {error}") from error
     print(f"{len(rows)} compressed models -> {args.out_dir}/final (curve: {args.out_dir}/curve.json)")
+
+
+def cmd_user_original(args: argparse.Namespace) -> None:
+    from fdi.compress.user_model import export_original
+
+    try:
+        export_original(args.model, args.out)
+    except ValueError as error:
+        raise SystemExit(f"fdi compress-user-original: {error}") from error
+    print(f"{args.model} at batch 1 -> {args.out}")
+
+
+def cmd_user_table(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from fdi.cli.arguments import pairs
+    from fdi.compress.user_table import write_user_table
+
+    timings = {device: pd.read_parquet(path) for device, path in pairs(args.timings).items()}
+    try:
+        notes = write_user_table(
+            args.name,
+            args.curves,
+            timings,
+            args.settings,
+            args.tolerance,
+            args.levels,
+            args.table,
+            args.markdown,
+            args.figure,
+            args.points,
+        )
+    except ValueError as error:
+        raise SystemExit(f"fdi compress-user-table: {error}") from error
+    for note in notes:
+        print(note)
+    print(f"{args.name}: {args.table}, {args.markdown}, {args.figure}")
 
 
 def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> None:
@@ -125,7 +173,20 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
         help="Algorithm 2 (localMin): widen each point, before fine-tuning, to the widths --device's "
         "time models predict faster (lossless; with --objective time this is FastDeepIoT)",
     )
-    p.add_argument("--finetune-epochs", type=int, default=3, help="default: %(default)s")
+    p.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=3,
+        help="fine-tuning epochs per point; with --finetune-patience only the cap (default: %(default)s)",
+    )
+    p.add_argument(
+        "--finetune-patience",
+        type=int,
+        metavar="N",
+        help="fine-tune each point until its validation accuracy has not improved for N epochs (the "
+        "rate halved after N/2, the best epoch kept): the rule an original trained to its plateau "
+        "had, so neither side gets more training (default: a fixed --finetune-epochs)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--tie",
@@ -147,3 +208,29 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
         default=[Path("config/config.yaml")],
         help="where --device's instrument settings are (merged in order; default: %(default)s)",
     )
+
+    p = add(
+        "compress-user-original",
+        cmd_user_original,
+        "Convert your trained Keras model to the batch-1 .tflite a device runs (the time its "
+        "compressed points are compared with).",
+    )
+    p.add_argument("model", type=Path, help="a trained functional or Sequential .keras model")
+    p.add_argument("--out", type=Path, required=True, help="the .tflite to write")
+
+    p = add(
+        "compress-user-table",
+        cmd_user_table,
+        "A user model's compression table and figure: each variant's curve (fdi compress's "
+        "curve.json, the variant named by its folder) measured on every device, picks and equal accuracy.",
+    )
+    p.add_argument("--name", required=True, help="the model's name (the title)")
+    p.add_argument("--curves", type=Path, nargs="+", required=True, help="VARIANT/curve.json of each variant")
+    p.add_argument("--timings", nargs="+", required=True, help="DEVICE=timings.parquet (fdi benchmark)")
+    p.add_argument("--settings", type=json_arg, required=True, help="per device, its instrument settings")
+    p.add_argument("--tolerance", type=float, default=0.01, help="a pick's accuracy below the original's")
+    p.add_argument("--levels", type=float, nargs="+", default=[0.0, 0.005, 0.01, 0.02], help="accuracy drops")
+    p.add_argument("--table", type=Path, required=True, help="the table (.csv)")
+    p.add_argument("--markdown", type=Path, required=True, help="the table with its notes (.md)")
+    p.add_argument("--figure", type=Path, required=True, help="accuracy against measured time (.png)")
+    p.add_argument("--points", type=Path, required=True, help="every point with its times (.csv)")

@@ -163,8 +163,9 @@ def compress_user_model(
         network, data["train"], data["val"], settings, out_dir / "search", cost_models, log, extra
     )
     rows = []
+    name = point_name(out_dir)
     for index, point in enumerate(result["points"]):
-        final = out_dir / "final" / f"target-{index}.keras"
+        final = out_dir / "final" / f"{name}-target-{index}.keras"
         small = load_user_model(
             final if final.exists() else out_dir / "search" / "points" / f"target-{index}.keras"
         )
@@ -195,11 +196,11 @@ def compress_user_model(
         )
         score = rows[-1]["test_accuracy"]
         log(f"point {index}: {point['measure']} {point['fraction']:.1%}, test accuracy {score:.4f}")
-    summary: dict[str, Any] = {"original_test_accuracy": original_test, "points": rows}
+    summary: dict[str, Any] = {"original_test_accuracy": original_test, "finetune": finetune, "points": rows}
     if measure:
-        original_graph = out_dir / "final" / "original.tflite"
+        original_graph = out_dir / "original.tflite"
         if not original_graph.exists():
-            original_graph.write_bytes(to_tflite(at_batch_one(model)))
+            export_original(model, original_graph)
         times = measure_graphs([original_graph] + [Path(r["tflite"]) for r in rows], *measure, out_dir, log)
         summary |= {"device": measure[0], "original_ms": times["original"]["time_ms"]}
         for row in rows:
@@ -210,6 +211,27 @@ def compress_user_model(
             )
     (out_dir / "curve.json").write_text(json.dumps(summary, indent=1) + "\n")
     return rows
+
+
+def export_original(model: Any, out: Path) -> None:
+    """The original (a Keras model or its file, checked) at batch 1 as the `.tflite` a device
+    runs: its time is what the points are compared with."""
+    from fdi.profile.export import to_tflite
+    from fdi.timemodel.read_network import at_batch_one
+
+    if not hasattr(model, "layers"):
+        model = load_user_model(model)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_bytes(to_tflite(at_batch_one(model)))
+
+
+def point_name(out_dir: Path) -> str:
+    """The prefix of a run's point files: its folder's name, so that the points of several runs
+    (DeepIoT's and FastDeepIoT's) keep apart in one benchmark job, which names graphs by stem."""
+    name = Path(out_dir).resolve().name
+    if not name:
+        raise ValueError(f"{out_dir}: give an --out-dir with a name (its points are named after it)")
+    return name
 
 
 def measure_graphs(
