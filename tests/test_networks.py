@@ -8,7 +8,14 @@ import pytest
 
 from fdi.profile import families
 from fdi.timemodel.features import add_features
-from fdi.timemodel.whole_networks import fit_op_models, networks_summary, predict_network, with_energy
+from fdi.timemodel.whole_networks import (
+    check_disagrees,
+    fit_op_models,
+    networks_summary,
+    predict_network,
+    with_energy,
+    with_in_network_term,
+)
 
 
 class PlantedModel:
@@ -90,3 +97,36 @@ def test_summary_counts_networks_within_ten_percent_and_ranks():
         with_energy(table.assign(device="phone"), {"phone": energy.iloc[:0]}).energy.tolist()
         == ["not measured"] * 4
     )
+
+
+def test_a_calibration_network_its_check_disagrees_with_bends_no_term():
+    """Planted: every network runs 10% over its layers' sum plus 0.5 ms per weight MB. One
+    calibration network was timed in a spell (twice its true time, its check job right): it is
+    flagged and the planted term is recovered from the others; without the check it would bend it."""
+    isolated = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 2.5, 3.5])
+    weight_mb = np.array([1.0, 0.5, 2.0, 1.5, 3.0, 1.0, 2.5])
+    true_ms = 1.1 * isolated + 0.5 * weight_mb
+    measured = true_ms.copy()
+    measured[2] *= 2.0  # a calibration network measured in a spell
+    check = true_ms * np.array([1.0, 1.02, 1.0, 0.99, 1.0, 1.19, 1.0])  # 19% apart: both count
+    frame = pd.DataFrame(
+        {
+            "family": "vgg",
+            "role": ["calibration"] * 5 + ["test"] * 2,
+            "weight_mb": weight_mb,
+            "measured_ms": measured,
+            "check_ms": check,
+            "predicted_layers_ms": isolated,
+            "predicted_ops_ms": 0.0,
+            "flagged": False,
+        }
+    )
+    fitted = with_in_network_term(frame)
+    assert fitted.check_disagrees.tolist() == [False, False, True, False, False, False, False]
+    assert fitted.flagged.tolist() == fitted.check_disagrees.tolist()
+    assert fitted.in_network_scale.iloc[0] == pytest.approx(0.1, abs=1e-6)
+    assert fitted.weight_ms_per_mb.iloc[0] == pytest.approx(0.5, abs=1e-6)
+    assert fitted.error_pct[fitted.role == "test"].abs().max() < 1e-6
+    blind = with_in_network_term(frame.assign(check_ms=np.nan))
+    assert not blind.flagged.any() and blind.error_pct[blind.role == "test"].abs().max() > 5
+    assert check_disagrees(pd.Series([1.0, 1.0]), pd.Series([0.82, 0.84])).tolist() == [True, False]

@@ -157,7 +157,7 @@ def test_a_users_model_from_the_config_plans_its_runs_benchmark_and_table(tiny_r
     mine = {"model": str(model), "data": str(data), "variants": variants, "iterations": 40}
     overlay.write_text(yaml.safe_dump({"compress": {"models": {"mine": mine}}}))
     configs = ("--configfile", "config/config.yaml", str(overlay))
-    dry = snakemake(tiny_run, "-n", "-p", "--cores", "2", *configs, "user_models")
+    dry = snakemake(tiny_run, "-n", "-p", "--cores", "2", "user_models", *configs)
     assert job_counts(dry.stdout + dry.stderr) == {
         "user_original": 1,
         "user_compress": 3,
