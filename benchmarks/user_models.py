@@ -131,7 +131,6 @@ def train_original(name: str, out: Path, args: argparse.Namespace) -> None:
     (resumable: the plateau state and a Keras backup live in `out/checkpoint`)."""
     import keras
 
-    from fdi.cli.user import plateau_rule
     from fdi.tasks import plateau
 
     if (out / "model.keras").exists() and (out / "data.npz").exists():
@@ -144,7 +143,7 @@ def train_original(name: str, out: Path, args: argparse.Namespace) -> None:
     keras.utils.set_random_seed(args.seed)
     model = mobile_model(classes) if name == "mobile" else lstm_model(*data["x_train"].shape[1:], classes)
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    rule, checkpoint = plateau_rule(args.patience), out / "checkpoint"
+    rule, checkpoint = plateau.at_patience(args.patience), out / "checkpoint"
     checkpoint.mkdir(parents=True, exist_ok=True)
     model.fit(
         data["x_train"],

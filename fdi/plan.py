@@ -221,9 +221,10 @@ class Plan:
             wildcards.device, int(wildcards.round)
         )
 
-    def dataset_pairs(self, files: list[str]) -> str:
-        """DEVICE=PATH words for files given in the order of the config's devices."""
-        return " ".join(f"{device}={path}" for device, path in zip(self.devices, files, strict=True))
+    def dataset_pairs(self, files: list[str], devices: list[str] | None = None) -> str:
+        """DEVICE=PATH words for files given in the order of `devices` (default: the config's)."""
+        devices = self.devices if devices is None else devices
+        return " ".join(f"{device}={path}" for device, path in zip(devices, files, strict=True))
 
     def spread_metrics(self, wildcards: Any = None) -> list[str]:
         """metrics.json of every task's original trained again under its spread seeds."""
@@ -338,8 +339,7 @@ class Plan:
 
     def user_timing_pairs(self, wildcards: Any, input: Any) -> str:
         """DEVICE=PATH words for the table job's timings, in the model's device order."""
-        devices = self.user_devices(wildcards.usermodel)
-        return " ".join(f"{device}={path}" for device, path in zip(devices, input.timings, strict=True))
+        return self.dataset_pairs(input.timings, self.user_devices(wildcards.usermodel))
 
     def user_table_outputs(self, model: str) -> dict[str, str]:
         return {

@@ -42,12 +42,6 @@ def device_settings(config_files: list[Path], device: str) -> dict[str, Any]:
     return config["devices"][device]
 
 
-def plateau_rule(patience: int) -> dict[str, int]:
-    """fdi.tasks.plateau's rule at another patience: stop after `patience` epochs without a
-    validation gain, the rate halved after half as many (its default pairs 4 with 2)."""
-    return {"patience": patience, "decay_patience": max(1, patience // 2)}
-
-
 def cmd_compress(args: argparse.Namespace) -> None:
     from fdi.compress.user_model import compress_user_model
     from fdi.timemodel.registry import NoTimeModelError
@@ -86,7 +80,9 @@ def cmd_compress(args: argparse.Namespace) -> None:
     if args.finetune_patience is not None:
         if args.finetune_patience < 1:
             raise SystemExit(f"fdi compress: --finetune-patience must be >= 1, not {args.finetune_patience}")
-        finetune["plateau"] = plateau_rule(args.finetune_patience)
+        from fdi.tasks.plateau import at_patience
+
+        finetune["plateau"] = at_patience(args.finetune_patience)
     ties = [group.split(",") for group in args.tie]
     try:
         rows = compress_user_model(

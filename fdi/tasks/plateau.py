@@ -41,6 +41,13 @@ def validation_split(
     return [x[train] for x in inputs], labels[train], [x[valid] for x in inputs], labels[valid]
 
 
+def at_patience(patience: int) -> dict[str, int]:
+    """The rule at another patience: stop after `patience` epochs without a validation gain, the
+    rate halved after half as many (the defaults pair 4 with 2). `fdi compress --finetune-patience`
+    and benchmarks/user_models.py train both sides under it."""
+    return {"patience": patience, "decay_patience": max(1, patience // 2)}
+
+
 def criterion(settings: dict[str, Any]) -> str:
     """The plateau rule in words, for the tasks table."""
     rule = {**DEFAULTS, **settings}
