@@ -10,6 +10,13 @@ has settled when its two fastest passes, taken in different rounds, agree within
 Two slow passes that agree with each other are not enough while a faster one stands apart: the
 faster one is nearer the truth, and more passes are taken until it is confirmed. Only at the cap
 is a lone fast pass set aside for the fastest pair that agrees (see settled_pair).
+
+Passes shared with other processes. Where the device can tell (the host: other processes running
+just before and just after the pass), a pass taken while something else ran is not *clean*: a
+co-runner slows a memory-bound graph's every run alike, so two such passes agree with each other
+and would settle a graph at a slow time. Once a graph has two clean passes, its time rests on
+clean passes only (see kept_passes); a pass without the record (other devices, older timings)
+counts as clean.
 """
 
 from __future__ import annotations
@@ -38,8 +45,17 @@ def pass_value(record: dict[str, Any], statistic: str) -> float:
     )
 
 
+def kept_passes(count: int, clean: list[bool] | None = None) -> list[int]:
+    """Indices of the passes a graph's time may rest on: its clean passes once it has two, else
+    all of them (a device that never quieted still yields a time, counted as co-run)."""
+    if clean is None:
+        return list(range(count))
+    quiet = [i for i in range(count) if clean[i]]
+    return quiet if len(quiet) >= 2 else list(range(count))
+
+
 def settled_pair(
-    values: list[float], tolerance: float | None, cap: int | None = None
+    values: list[float], tolerance: float | None, cap: int | None = None, clean: list[bool] | None = None
 ) -> tuple[int, int] | None:
     """The two passes a graph's time rests on, or None while it has not settled.
 
@@ -47,10 +63,12 @@ def settled_pair(
     `cap` passes are taken, a faster pass that no other pass reproduced is set aside, and the
     fastest pair that agrees is taken: the machine has rare moments faster than its usual quiet
     state (here ~15% for a second or two), and such a moment is not a time a user can reproduce.
-    Without a tolerance the two fastest passes settle."""
-    if len(values) < 2:
+    Without a tolerance the two fastest passes settle. With `clean` (one flag per pass), only
+    the passes kept_passes keeps take part; the cap still counts every pass taken."""
+    kept = kept_passes(len(values), clean)
+    if len(kept) < 2:
         return None
-    ordered = [int(i) for i in np.argsort(values, kind="stable")]
+    ordered = [kept[int(i)] for i in np.argsort([values[i] for i in kept], kind="stable")]
     if tolerance is None or values[ordered[1]] <= values[ordered[0]] * (1 + float(tolerance)):
         return ordered[0], ordered[1]
     if cap is None or len(values) < cap:
@@ -61,33 +79,47 @@ def settled_pair(
     return None
 
 
-def settled_time(values: list[float], tolerance: float | None, cap: int | None = None) -> tuple[float, bool]:
-    """(time, settled): the mean of the pair `settled_pair` finds, else the fastest pass (not
+def settled_time(
+    values: list[float], tolerance: float | None, cap: int | None = None, clean: list[bool] | None = None
+) -> tuple[float, bool]:
+    """(time, settled): the mean of the pair `settled_pair` finds, else the fastest kept pass (not
     settled). A single pass is settled only where no tolerance asks for a second."""
-    pair = settled_pair(values, tolerance, cap)
+    pair = settled_pair(values, tolerance, cap, clean)
     if pair is not None:
         return float(np.mean([values[pair[0]], values[pair[1]]])), True
-    return float(min(values)), len(values) == 1 and tolerance is None
+    fastest = min(values[i] for i in kept_passes(len(values), clean))
+    return float(fastest), len(values) == 1 and tolerance is None
 
 
-def passes_wanted(values: list[float], settings: dict[str, Any]) -> bool:
-    """Whether a graph needs another pass: fewer than `repeats`, or not settled within
-    `agree_tolerance` and fewer than `max_passes` taken."""
+def passes_wanted(values: list[float], settings: dict[str, Any], clean: list[bool] | None = None) -> bool:
+    """Whether a graph needs another pass: fewer than `repeats` (clean ones, where `clean` is
+    given), or not settled within `agree_tolerance`, and fewer than `max_passes` taken."""
     minimum = int(settings["repeats"])
     if len(values) < minimum:
         return True
     tolerance = settings.get("agree_tolerance")
     cap = int(settings.get("max_passes", minimum))
-    if tolerance is None or len(values) >= cap:
+    if len(values) >= cap:
         return False
-    return settled_pair(values, float(tolerance), cap) is None
+    if clean is not None and sum(clean) < minimum:
+        return True
+    if tolerance is None:
+        return False
+    return settled_pair(values, float(tolerance), cap, clean) is None
+
+
+def pass_clean(record: dict[str, Any]) -> bool:
+    """Whether no other process was seen running around the pass (unknown counts as clean)."""
+    others = record.get("others_running")
+    return others is None or bool(np.isnan(others)) or others <= 0
 
 
 def campaign_summary(timings: pd.DataFrame, settings: dict[str, Any] | None = None) -> pd.DataFrame:
     """What one device's campaign went through, one row per device: graphs, passes taken (and
     retaken beyond `repeats`), passes that waited for the reference to quiet and the time spent
-    waiting, the reference's spread over its floor (median, 90th percentile, max), and the graphs
-    that never settled."""
+    waiting, passes other processes shared and the graphs whose time rests on such passes, the
+    reference's spread over its floor (median, 90th percentile, max), and the graphs that never
+    settled."""
     settings = settings or {}
     statistic = settings.get("statistic", "median")
     tolerance = settings.get("agree_tolerance")
@@ -97,14 +129,21 @@ def campaign_summary(timings: pd.DataFrame, settings: dict[str, Any] | None = No
         timings = timings[timings.role != IDLE_ID]
     rows = []
     for device, group in timings.groupby("device", sort=True):
-        values = [pass_value(r, statistic) for r in group.to_dict("records")]
-        group = group.assign(value=values)
+        records = group.to_dict("records")
+        group = group.assign(
+            value=[pass_value(r, statistic) for r in records], clean=[pass_clean(r) for r in records]
+        )
         components = group[group.id != REFERENCE_ID]
         references = group[group.id == REFERENCE_ID].value.to_numpy()
         unsettled = sorted(
             graph_id
             for graph_id, passes in components.groupby("id")
-            if not settled_time(passes.value.tolist(), tolerance, cap)[1]
+            if not settled_time(passes.value.tolist(), tolerance, cap, passes.clean.tolist())[1]
+        )
+        co_run = sorted(
+            graph_id
+            for graph_id, passes in components.groupby("id")
+            if not all(passes.clean.iloc[kept_passes(len(passes), passes.clean.tolist())])
         )
         waited = components["waited_s"].fillna(0) if "waited_s" in components else pd.Series(0.0)
         ratio = references / references.min() if len(references) else np.array([np.nan])
@@ -116,6 +155,8 @@ def campaign_summary(timings: pd.DataFrame, settings: dict[str, Any] | None = No
                 "passes": len(components),
                 "passes_beyond_repeats": int((per_graph - repeats).clip(lower=0).sum()),
                 "passes_waited": int((waited > 0).sum()),
+                "passes_co_run": int((~components.clean).sum()),
+                "graphs_co_run": len(co_run),
                 "wait_s": float(waited.sum()),
                 "reference_timings": len(references),
                 "reference_p50": float(np.median(ratio) - 1),

@@ -9,7 +9,9 @@ a pass is that pass's scripted time. A reference timing takes 0.5 ms, a componen
 Planted spells: `SPELLS` holds (start s, end s, factor) windows counted from the start of the
 `spells_after`-th timing (0: the first); a timing (component or reference) that starts inside
 one is that factor slower, as on a machine slow in spells. With `QUICK`, the session offers
-`quick_time` (the host's cheap reference timing).
+`quick_time` (the host's cheap reference timing). With `VISIBLE`, it offers `others_running`
+(the host's look at the run queue): 1 inside a planted spell, 0 outside, as when the spells are
+other processes the OS shows. `OTHERS["looks"]` counts its calls.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ REFERENCE_MS: list[float] = []
 LOG: list[tuple[str, int]] = []
 SPELLS: list[tuple[float, float, float]] = []
 QUICK = {"offered": False, "count": 0}
+VISIBLE = {"offered": False}
+OTHERS = {"looks": 0}
 _counts: defaultdict[str, int] = defaultdict(int)
 _clock = {"after": 0, "timings": 0, "started": None}
 
@@ -37,12 +41,15 @@ def reset(
     spells: list[tuple[float, float, float]] | None = None,
     quick: bool = False,
     spells_after: int = 0,
+    visible: bool = False,
 ) -> None:
     SCRIPT.clear()
     SCRIPT.update(script or {})
     REFERENCE_MS[:] = reference or []
     SPELLS[:] = spells or []
     QUICK.update(offered=quick, count=0)
+    VISIBLE.update(offered=visible)
+    OTHERS.update(looks=0)
     LOG.clear()
     _counts.clear()
     _clock.update(after=spells_after, timings=0, started=None)
@@ -53,6 +60,11 @@ def slowdown() -> float:
     if _clock["timings"] == _clock["after"]:
         _clock["started"] = time.monotonic()
     _clock["timings"] += 1
+    return _spell_factor()
+
+
+def _spell_factor() -> float:
+    """The planted spells' factor now, without counting a timing."""
     if _clock["started"] is None:
         return 1.0
     now = time.monotonic() - _clock["started"]
@@ -72,7 +84,13 @@ class ScriptedSession:
     def __getattr__(self, name: str) -> Any:
         if name == "quick_time" and QUICK["offered"]:
             return self._quick_time
+        if name == "others_running" and VISIBLE["offered"]:
+            return self._others_running
         raise AttributeError(name)
+
+    def _others_running(self) -> int:
+        OTHERS["looks"] += 1
+        return int(_spell_factor() != 1.0)
 
     def _quick_time(self, graph: Path) -> dict[str, Any]:
         QUICK["count"] += 1

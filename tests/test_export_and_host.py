@@ -116,6 +116,7 @@ def test_host_benchmark_times_every_graph_and_records_the_fingerprint(graphs, tm
     assert all(len(runs) == 4 and min(runs) > 0 for runs in timings.runs_ms)
     fingerprint = json.loads(stored.fingerprint.iloc[0])
     assert fingerprint["threads"] == 1 and fingerprint["runtime_version"]
+    assert (stored.others_running >= 0).all()  # the host looks at the run queue around every pass
 
 
 def test_warm_up_lasts_at_least_warmup_min_ms(monkeypatch, tmp_path):
@@ -204,3 +205,20 @@ def test_benchmark_restarts_itself_with_huge_pages_and_the_fingerprint_says_so(g
     fingerprint = json.loads(pd.read_parquet(out).fingerprint.iloc[0])
     assert fingerprint["malloc_huge_pages"] is True
     assert fingerprint["transparent_hugepage"] in {"always", "madvise", "never", "unreadable"}
+
+
+def test_others_running_reads_the_run_queue_less_this_jobs_threads(tmp_path, monkeypatch):
+    """The look at the run queue: Linux's procs_running (this task included) less the job's own
+    threads, the fewest of three reads (a kernel thread waking for one read is not a co-runner)."""
+    host = device_module("host")
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  10 0 5 100 0 0 0 0 0 0\nctxt 1\nprocs_running 3\nprocs_blocked 0\n")
+    assert host.procs_running(str(stat)) == 3
+    assert host.procs_running(str(tmp_path / "missing")) is None
+    reads = iter([4, 3, 5, 1, 1, 1])
+    monkeypatch.setattr(host, "procs_running", lambda: next(reads))
+    session = host.HostSession({"threads": 1})
+    assert session.others_running() == 2  # min(4, 3, 5) - 1
+    assert session.others_running() == 0  # only this job
+    monkeypatch.setattr(host, "procs_running", lambda: None)
+    assert session.others_running() == 0  # the kernel does not say: nothing to wait for

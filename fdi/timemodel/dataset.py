@@ -20,7 +20,7 @@ import pandas as pd
 from fdi.profile.families import FAMILIES
 from fdi.profile.space import LAYER_TYPES, STRUCTURE_COLUMNS, SWEEP_SCOPE
 from fdi.timemodel.features import add_features
-from fdi.timings import IDLE_ID, REFERENCE_ID, campaign_summary, settled_pair, settled_time
+from fdi.timings import IDLE_ID, REFERENCE_ID, campaign_summary, kept_passes, settled_pair, settled_time
 
 STRUCTURE_ALL = {c for columns in STRUCTURE_COLUMNS.values() for c in columns}
 
@@ -73,7 +73,9 @@ def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "m
     undisturbed time; at `max_passes`, the fastest agreeing pair), else the fastest pass, and the
     component is `flagged` (never settled).
     Quality columns: `passes`, `spread` (slowest / fastest pass - 1), `settled_spread` (second
-    fastest / fastest - 1: the spread the time rests on), `agreed` (settled), `drift`
+    fastest / fastest - 1 of the kept passes: the spread the time rests on), `agreed` (settled),
+    `co_run` (the time rests on a pass other processes shared: the device never gave two clean
+    ones; only passes without others running count once there are two, fdi.timings), `drift`
     (the reference graph's deviation from its median nearest in time to the chosen passes, if
     one was timed: it says how the machine was, it flags nothing) and `waited_s` (time the gate
     waited before the component's passes). The first pass's run statistics are kept, and
@@ -101,15 +103,19 @@ def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "m
     if "start_unix_s" in timings:
         stats["start_unix_s"] = timings.start_unix_s
     stats["waited_s"] = timings["waited_s"].fillna(0.0) if "waited_s" in timings else 0.0
+    # A pass other processes shared is not clean (fdi.timings); unknown counts as clean.
+    stats["clean"] = ~(timings["others_running"].fillna(0) > 0) if "others_running" in timings else True
     references = stats[role == REFERENCE_ID]
     stats = stats[role != REFERENCE_ID].sort_values(["id", "repeat"])
     stats["drift"] = _nearest_reference_drift(stats, references) if len(references) else np.nan
     rows = []
     for component, group in stats.groupby("id", sort=True):
-        values = group.value.tolist()
-        time_ms, settled = settled_time(values, tolerance, cap)
-        pair = settled_pair(values, tolerance, cap)
-        chosen = list(pair) if pair is not None else [int(np.argmin(values))]
+        values, clean = group.value.tolist(), group.clean.tolist()
+        time_ms, settled = settled_time(values, tolerance, cap, clean)
+        pair = settled_pair(values, tolerance, cap, clean)
+        kept = kept_passes(len(values), clean)
+        kept_values = [values[i] for i in kept]
+        chosen = list(pair) if pair is not None else [min(kept, key=values.__getitem__)]
         first = group.iloc[0]
         drift = (
             float(np.nanmean(group.drift.iloc[chosen])) if group.drift.iloc[chosen].notna().any() else np.nan
@@ -129,12 +135,13 @@ def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "m
                 "time_ms_repeat": values[1] if len(values) > 1 else np.nan,
                 "passes": len(values),
                 "spread": max(values) / min(values) - 1,
-                "settled_spread": float(np.diff(np.sort(values)[:2])[0] / min(values))
-                if len(values) > 1
+                "settled_spread": float(np.diff(np.sort(kept_values)[:2])[0] / min(kept_values))
+                if len(kept_values) > 1
                 else 0.0,
                 "agreed": settled,
                 "drift": drift,
                 "waited_s": float(group.waited_s.sum()),
+                "co_run": not all(clean[i] for i in chosen),
                 "flagged": not settled,
             }
         )

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from fdi.atomic import replacing
 from fdi.profile.devices.energy_probes import energy_settings, open_probe
-from fdi.timings import IDLE_ID, REFERENCE_ID, campaign_summary, pass_value, passes_wanted
+from fdi.timings import IDLE_ID, REFERENCE_ID, campaign_summary, pass_clean, pass_value, passes_wanted
 
 __all__ = [
     "IDLE_ID",
@@ -46,6 +46,7 @@ def device_module(kind: str) -> Any:
 CHECKPOINT_S = 2.0  # timings are written to the partial file at most this far apart
 GATE_FIRST_WAIT_S = 0.25  # the gate's first wait; it doubles up to GATE_LONGEST_WAIT_S
 GATE_LONGEST_WAIT_S = 4.0
+GATE_SHORTEST_WAIT_S = 0.01  # a wait the limits leave shorter than this is not taken
 GATE_FLOOR_QUANTILE = 0.05  # of the reference's timings: its quiet state, once ...
 GATE_FLOOR_AFTER = 20  # ... it has been timed this often (before: its fastest)
 
@@ -116,16 +117,19 @@ def run_benchmark(
     records = _resume(partial, settings_json)
     statistic = settings.get("statistic", "median")
     values: dict[str, list[float]] = {g.stem: [] for g in graph_list}
+    clean: dict[str, list[bool]] = {g.stem: [] for g in graph_list}
     for record in records:
         if record["id"] in values:
             values[record["id"]].append(pass_value(record, statistic))
+            clean[record["id"]].append(pass_clean(record))
     if records:
         print(f"{device}: resuming, {len(records)} timings kept from an interrupted run")
-    todo = [g for g in graph_list if passes_wanted(values[g.stem], settings)]
+    todo = [g for g in graph_list if passes_wanted(values[g.stem], settings, clean[g.stem])]
     if not todo:
         return _finish(records, out, partial, device, settings)
     try:
-        _measure(module, device, settings, settings_json, graph_list, values, records, partial, reference)
+        passes = (values, clean)
+        _measure(module, device, settings, settings_json, graph_list, passes, records, partial, reference)
     except BaseException:
         if records:  # keep every timing taken, whatever stopped the job
             _save_partial(records, partial)
@@ -139,15 +143,20 @@ def _measure(
     settings: dict[str, Any],
     settings_json: str,
     graph_list: list[Path],
-    values: dict[str, list[float]],
+    passes: tuple[dict[str, list[float]], dict[str, list[bool]]],
     records: list[dict[str, Any]],
     partial: Path,
     reference: Path | None,
 ) -> None:
-    """The rounds of passes (see run_benchmark); appends to `records` and `values` in place."""
+    """The rounds of passes (see run_benchmark); appends to `records` and `passes` in place."""
+    values, clean = passes
     statistic = settings.get("statistic", "median")
     every = int(settings.get("reference_every", 0) or 0)
-    todo = [g for g in graph_list if passes_wanted(values[g.stem], settings)]
+
+    def wanted() -> list[Path]:
+        return [g for g in graph_list if passes_wanted(values[g.stem], settings, clean[g.stem])]
+
+    todo = wanted()
     energy = energy_settings(settings)
     with module.session(settings) as session, open_probe(settings, session) as probe:
         fingerprint = json.dumps(
@@ -204,6 +213,17 @@ def _measure(
         gate = _Gate(settings, [r for r in records if r["id"] == REFERENCE_ID], statistic)
 
         quick_time = getattr(session, "quick_time", None) or session.time
+        # Other processes running beside the job (where the device can tell): waited out before
+        # a pass, and a pass they shared is not clean (fdi.timings).
+        others = getattr(session, "others_running", None) if settings.get("wait_for_others", True) else None
+
+        def component_timer(graph: Path) -> dict[str, Any]:
+            """One pass; where `others` can tell, the most other processes seen running just
+            before it (the gate's last look) or just after it."""
+            timing = session.time(graph)
+            if others is not None:
+                timing["others_running"] = max(gate.others, others())
+            return timing
 
         def time_reference() -> None:
             taken = take(Path(reference), REFERENCE_ID, "reference", gate.count, timer=quick_time)
@@ -224,23 +244,25 @@ def _measure(
                 time.sleep(gap - (time.monotonic() - round_started))
             round_started = time.monotonic()
             for graph in todo:
-                waited = 0.0
-                if reference is not None and every and since_reference >= every:
+                fresh_reference = reference is not None and every and since_reference >= every
+                if fresh_reference:
                     time_reference()
                     since_reference = 0
-                    waited = gate.wait_out_spell(time_reference)
+                waited = gate.wait_out_spell(time_reference if fresh_reference else None, others)
                 taken = take(
                     graph,
                     graph.stem,
                     "component",
                     len(values[graph.stem]),
+                    timer=component_timer,
                     waited_s=waited,
                     gate_ratio=gate.ratio,
                 )
                 values[graph.stem].append(pass_value(taken, statistic))
+                clean[graph.stem].append(pass_clean(taken))
                 since_reference += 1
                 progress.update()
-            todo = [g for g in graph_list if passes_wanted(values[g.stem], settings)]
+            todo = wanted()
         if reference is not None and every:
             time_reference()
         if probe and energy["idle"] == "job":
@@ -249,17 +271,29 @@ def _measure(
 
 
 class _Gate:
-    """The reference graph as a gate: its floor in the job is the machine's quiet state; a timing
-    more than `gate_tolerance` above it means a spell, which the job waits out."""
+    """What a pass waits for. The reference graph: its floor in the job is the machine's quiet
+    state, and a timing more than `gate_tolerance` above it means a spell the OS does not show.
+    Other processes running (where the device can tell): a spell the OS does show. Both are
+    waited out, within `gate_max_wait_s` before one pass and a job's budget: `wait_budget_s` plus
+    `wait_budget_share` of the time spent measuring so far (so a job on a machine busy a third of
+    the time can wait all of it out, and one on a machine that never quiets at most doubles)."""
 
     def __init__(self, settings: dict[str, Any], kept: list[dict[str, Any]], statistic: str) -> None:
         tolerance = settings.get("gate_tolerance")
         self.tolerance = None if tolerance is None else float(tolerance)
         self.max_wait_s = float(settings.get("gate_max_wait_s", 30.0))
         self.budget_s = float(settings.get("wait_budget_s", 300.0))
+        self.budget_share = float(settings.get("wait_budget_share", 0.0) or 0.0)
+        self.started = time.monotonic()
         self.spent_s = 0.0
         self.values = [pass_value(r, statistic) for r in kept]
         self.count = len(self.values)
+        self.others = 0  # other processes seen running at the last look
+
+    @property
+    def budget_left_s(self) -> float:
+        measuring = max(0.0, time.monotonic() - self.started - self.spent_s)
+        return self.budget_s + self.budget_share * measuring - self.spent_s
 
     def add(self, value: float) -> None:
         self.values.append(value)
@@ -278,21 +312,29 @@ class _Gate:
         """The last reference timing over the floor (NaN before any)."""
         return self.values[-1] / self.floor if self.values else float("nan")
 
-    def wait_out_spell(self, time_reference: Any) -> float:
-        """Wait while the reference runs slow, within the limits; the seconds waited."""
+    def _spell(self, time_reference: Any, others: Any) -> bool:
+        """Whether the machine is in a spell by the last looks (the reference only if just timed)."""
+        if others is not None:
+            self.others = others()
+        slow = time_reference is not None and self.tolerance is not None and self.ratio > 1 + self.tolerance
+        return slow or self.others > 0
+
+    def wait_out_spell(self, time_reference: Any, others: Any = None) -> float:
+        """Wait while the reference (if `time_reference` is given: it was just timed) runs slow
+        or `others()` sees other processes running, within the limits; the seconds waited."""
         waited, pause = 0.0, GATE_FIRST_WAIT_S
-        while (
-            self.tolerance is not None
-            and self.ratio > 1 + self.tolerance
-            and waited < self.max_wait_s
-            and self.spent_s < self.budget_s
-        ):
-            pause = min(pause, self.max_wait_s - waited, self.budget_s - self.spent_s)
+        while self._spell(time_reference, others):
+            pause = min(pause, self.max_wait_s - waited, self.budget_left_s)
+            if pause < GATE_SHORTEST_WAIT_S:  # a limit reached
+                break
+            slept = time.monotonic()
             time.sleep(pause)
-            waited += pause
-            self.spent_s += pause
+            slept = time.monotonic() - slept  # what the sleep really took counts, not what was asked
+            waited += slept
+            self.spent_s += slept
             pause = min(2 * pause, GATE_LONGEST_WAIT_S)
-            time_reference()
+            if time_reference is not None:
+                time_reference()
         return waited
 
 
@@ -318,6 +360,14 @@ def _report(timings: pd.DataFrame, device: str, settings: dict[str, Any]) -> Non
         f"reference to quiet; reference over its fastest: median +{row.reference_p50:.1%}, "
         f"90th percentile +{row.reference_p90:.1%}, max +{row.reference_max:.1%}"
     )
+    if row.passes_co_run:
+        print(
+            f"{device}: {row.passes_co_run} passes shared the machine with other processes (the gate waited "
+            f"as long as its limits allowed); {row.graphs_co_run} graphs' times rest on such passes "
+            f"(no two clean ones within {settings.get('max_passes')} passes): run nothing else beside "
+            "a campaign",
+            file=sys.stderr if row.graphs_co_run else sys.stdout,
+        )
     if row.unsettled:
         names = row.unsettled_ids.split()
         shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")

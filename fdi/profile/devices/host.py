@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,9 @@ QUICK_RUNS = 5  # invocations of a kept interpreter in one quick timing (the ref
 # is what a `transparent_hugepage=always` system does by default.
 HUGE_PAGES_TUNABLE = "glibc.malloc.hugetlb=1"
 THP_SETTING = "/sys/kernel/mm/transparent_hugepage/enabled"
+PROC_STAT = "/proc/stat"
+OTHERS_LOOKS = 3  # reads of the run queue, OTHERS_LOOK_GAP_S apart; the fewest counts ...
+OTHERS_LOOK_GAP_S = 0.001  # ... so a kernel thread waking for a moment is not a co-runner
 
 
 def _read(path: str) -> str | None:
@@ -68,6 +72,19 @@ def huge_pages_environment(settings: dict[str, Any], environ: dict[str, str]) ->
     return {**environ, "GLIBC_TUNABLES": ":".join([*kept, HUGE_PAGES_TUNABLE])}
 
 
+def procs_running(stat: str = PROC_STAT) -> int | None:
+    """Tasks running or runnable on the machine right now (Linux's `procs_running`), this one
+    included; None where the kernel does not say."""
+    try:
+        with open(stat) as lines:
+            for line in lines:
+                if line.startswith("procs_running"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def fingerprint(settings: dict[str, Any]) -> dict[str, Any]:
     """What the timings were measured on; written beside every timing."""
     cpufreq = "/sys/devices/system/cpu/cpu0/cpufreq"
@@ -101,6 +118,23 @@ class HostSession:
         self.settings = settings
         self.fingerprint = fingerprint(settings)
         self._kept: dict[Path, Any] = {}
+
+    def others_running(self) -> int:
+        """How many other tasks are running on the machine now: the fewest of OTHERS_LOOKS reads
+        of the run queue, less this job's own threads (0 where the kernel does not say).
+
+        Why: a process sharing the machine (another job, a build, the disturbance generator)
+        slows a memory-bound layer's every run alike, which no pass statistic escapes. Measured
+        here (docs/instrument.md): while benchmarks/disturb.py's workers ran, a read saw another
+        task 99% of the time; between its spells 1%, and then only for a moment."""
+        looks = []
+        for look in range(OTHERS_LOOKS):
+            if look:
+                time.sleep(OTHERS_LOOK_GAP_S)
+            looks.append(procs_running())
+        if None in looks:
+            return 0
+        return max(0, min(looks) - int(self.settings["threads"]))
 
     def quick_time(self, graph: Path) -> dict[str, Any]:
         """A few invocations of an interpreter kept for the session (warm after its first use):
