@@ -3,10 +3,11 @@
 It speaks the adb server's smart-socket protocol: host:version, host:devices(-l),
 host-serial:<serial>:features and :get-state, host:transport:<serial> and
 host:tport:serial:<serial>, then shell: (v1), shell,v2: (stdout/stderr/exit packets) and sync:
-(STAT, SEND, RECV, LIST, QUIT). Its "device" is a temp directory: device paths under /data and
-/sys live there, and shell commands run in it with `sh`, with a bin/ folder of stand-ins
-(getprop, id, stop, start, cmd) that log what they were asked. Whatever is pushed and run there
-(the stand-in benchmark_model) really runs on the host.
+(STAT, SEND, RECV, LIST, QUIT). Its "device" is a temp directory: device paths under /data, /sys
+and /proc live there (its /proc/stat says `procs_running` 1 until a test writes another), and
+shell commands run in it with `sh`, with a bin/ folder of stand-ins (getprop, id, stop, start,
+cmd) that log what they were asked. Whatever is pushed and run there (the stand-in
+benchmark_model) really runs on the host.
 """
 
 from __future__ import annotations
@@ -56,7 +57,13 @@ class FakeDevice:
             "cpuinfo_max_freq": "1800000",
         }.items():
             (cpufreq / name).write_text(value + "\n")
+        (root / "proc").mkdir(exist_ok=True)
+        self.set_run_queue(1)
         self._write_tools()
+
+    def set_run_queue(self, running: int) -> None:
+        """What the device's /proc/stat says is running (the look itself included)."""
+        (self.root / "proc" / "stat").write_text(f"cpu  1 0 1 10 0 0 0 0 0 0\nprocs_running {running}\n")
 
     def _write_tools(self) -> None:
         log = self.root / "tool.log"
@@ -83,7 +90,7 @@ class FakeDevice:
         if self.unplug_after is not None and len(self.commands) > self.unplug_after:
             self.connected = False
             return b"", b"error: device offline\n", 255
-        command = re.sub(r"(^|[\s='\"])(/data/|/sys/)", lambda m: f"{m[1]}{self.root}{m[2]}", command)
+        command = re.sub(r"(^|[\s='\"])(/data/|/sys/|/proc/)", lambda m: f"{m[1]}{self.root}{m[2]}", command)
         env = {**os.environ, "PATH": f"{self.root / 'bin'}:{os.environ.get('PATH', '')}"}
         done = subprocess.run(["sh", "-c", command], cwd=self.root, env=env, capture_output=True, timeout=600)
         return done.stdout, done.stderr, done.returncode

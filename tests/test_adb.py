@@ -216,3 +216,21 @@ def test_the_battery_gauge_is_sampled_over_adb_and_gives_energy_per_inference(tm
     assert ((energy.power_w > 2.3) & (energy.power_w < 6.0)).all()
     assert (energy.energy_mj > 0).all()
     assert energy.energy_mj.to_numpy() == pytest.approx(((energy.power_w - 2.0) * energy.time_ms).to_numpy())
+
+
+def test_the_phones_run_queue_is_looked_at_only_when_asked_and_gates_every_pass(tmp_path, graphs):
+    """With `wait_for_others`, the run queue is read on the phone before and after every pass: a
+    quiet phone's passes are clean; on a phone where three other tasks run, every pass waits as
+    long as the limits allow and is recorded as shared. Without the setting nothing is read."""
+    device, settings = phone(tmp_path)
+    looks = {**settings, "wait_for_others": True, "gate_max_wait_s": 0.2, "wait_budget_s": 0.3}
+    with FakeAdbServer(device) as server:
+        quiet = run_benchmark("phone", {**looks, "adb_port": server.port}, graphs, tmp_path / "q.pq")
+        assert (quiet.others_running == 0).all() and quiet.waited_s.sum() == 0
+        assert sum("procs_running" in c for c in device.commands) == 2 * len(quiet)
+        device.set_run_queue(4)
+        busy = run_benchmark("phone", {**looks, "adb_port": server.port}, graphs, tmp_path / "b.pq")
+        assert (busy.others_running == 3).all() and 0.28 <= busy.waited_s.sum() < 0.5
+        device.commands.clear()
+        run_benchmark("phone", {**settings, "adb_port": server.port}, graphs, tmp_path / "n.pq")
+        assert not any("procs_running" in c for c in device.commands)

@@ -30,6 +30,7 @@ from fdi.profile.devices.remote import (
     cpufreq_fingerprint,
     hygiene,
     is_root,
+    others_running,
     quote,
 )
 
@@ -148,6 +149,10 @@ class AdbSession:
 
     def time(self, graph: Path) -> dict[str, Any]:
         return self.runner.time(graph)
+
+    def others_running(self) -> int:
+        """Other tasks running on the phone now (read only with `wait_for_others: true`)."""
+        return others_running(self.phone)
 
     def read_files(self, *paths: str) -> list[str]:
         """One line from each sysfs file (the battery gauge's current and voltage), in one call."""

@@ -32,6 +32,7 @@ from fdi.profile.devices.remote import (
     cpufreq_fingerprint,
     hygiene,
     is_root,
+    others_running,
     quote,
     read,
     with_affinity,
@@ -225,7 +226,7 @@ def board_fingerprint(board: Board) -> dict[str, Any]:
 
 class SshSession:
     def __init__(self, board: Board, settings: dict[str, Any], runner: Any, applied: dict[str, Any]) -> None:
-        self.runner = runner
+        self.runner, self.board = runner, board
         self.fingerprint = {
             "device_kind": "ssh",
             "host": board.host,
@@ -241,6 +242,10 @@ class SshSession:
 
     def time(self, graph: Path) -> dict[str, Any]:
         return self.runner.time(graph)
+
+    def others_running(self) -> int:
+        """Other tasks running on the board now (read only with `wait_for_others: true`)."""
+        return others_running(self.board)
 
 
 @contextmanager
