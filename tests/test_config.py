@@ -113,6 +113,7 @@ def test_a_device_needs_only_its_identity_and_validation_fills_the_rest():
         "warmup_min_ms": 50,
         "statistic": "median",
         "huge_pages": True,
+        "wait_for_others": True,  # measured on the host; asked for on phones and boards
     }
     assert config["devices"]["pixel"] == {
         "kind": "adb",
@@ -120,8 +121,10 @@ def test_a_device_needs_only_its_identity_and_validation_fills_the_rest():
         "benchmark_model": "tools/benchmark_model",
         **common,
         "statistic": "mean",
+        "wait_for_others": False,
     }
     assert config["devices"]["rpi4"]["statistic"] == "median" and config["devices"]["rpi4"]["runs"] == 20
+    assert config["devices"]["rpi4"]["wait_for_others"] is False
     # A listed value is kept; a bad one is still named.
     config["devices"]["pixel"]["runs"] = 0
     with pytest.raises(Exception, match="runs"):

@@ -65,7 +65,9 @@ def test_passes_of_one_graph_are_min_pass_gap_s_apart(graphs, tmp_path):
     for graph_id, passes in timings.groupby("id"):
         starts = np.sort(passes.start_unix_s.to_numpy())
         assert len(starts) == (3 if graph_id == "c" else 2)
-        assert np.diff(starts).min() >= 0.29, graph_id
+        # Rounds start 0.3 s apart; a graph's place in its round may move by the passes before
+        # it (c is third in round 2, first in round 3), a few ms here, more on a loaded machine.
+        assert np.diff(starts).min() >= 0.25, graph_id
     # Without the setting, the same job's rounds follow each other at once.
     fake_device.reset({})
     quick = run_benchmark("dev", SETTINGS, directory, tmp_path / "q.parquet")
