@@ -33,6 +33,16 @@ SLOW_ABOVE = 1.12
 CAMPAIGN_FOLDERS = ("fc", "cnn", "gru", "lstm")  # Table 2's shards (not the families, sweeps, checks)
 
 
+def read_job(path: Path) -> pd.DataFrame:
+    """One benchmark job's timings in time order: each row's value (its fastest run), the
+    reference timing last taken before it, and whether the pass was clean (fdi.timings)."""
+    job = pd.read_parquet(path).sort_values("start_unix_s")
+    job["value"] = job.runs_ms.map(min)
+    job["reference_before"] = job.value.where(job.role == "reference").ffill()
+    job["clean"] = [pass_clean(r) for r in job.to_dict("records")]
+    return job
+
+
 def labelled_passes(timings_dir: Path) -> tuple[pd.DataFrame, float]:
     """Every component pass with its value (fastest run), its reference's level and its state;
     and the campaign's state ratio."""
@@ -41,11 +51,7 @@ def labelled_passes(timings_dir: Path) -> tuple[pd.DataFrame, float]:
         for path in sorted((timings_dir / folder).glob("*.parquet")):
             if path.name.endswith(".partial.parquet"):
                 continue
-            job = pd.read_parquet(path).sort_values("start_unix_s")
-            job["value"] = job.runs_ms.map(min)
-            job["reference_before"] = job.value.where(job.role == "reference").ffill()
-            job["clean"] = [pass_clean(r) for r in job.to_dict("records")]
-            frames.append(job)
+            frames.append(read_job(path))
     everything = pd.concat(frames, ignore_index=True)
     floor = float(np.quantile(everything.value[everything.role == "reference"], 0.01))
     passes = everything[everything.role == "component"].copy()

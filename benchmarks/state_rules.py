@@ -26,10 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from speed_states import read_job  # beside this script
 
 from fdi.timemodel.evaluate import score
 from fdi.timemodel.tree import TreeLinearRegressor
-from fdi.timings import pass_clean, settled_time
+from fdi.timings import settled_time
 
 SKIPPED = ("net_", "sweep", "check")  # whole networks, the sweep and the check job: not the dataset
 RULES = ("as measured", "normalised", "usual only", "fast scaled")
@@ -43,11 +44,7 @@ def passes_of(timings_dir: Path) -> tuple[pd.DataFrame, float, float]:
             s in str(path.relative_to(timings_dir)) for s in SKIPPED
         ):
             continue
-        job = pd.read_parquet(path).sort_values("start_unix_s")
-        job["value"] = job.runs_ms.map(min)
-        job["reference_before"] = job.value.where(job.role == "reference").ffill()
-        job["clean"] = [pass_clean(r) for r in job.to_dict("records")]
-        frames.append(job)
+        frames.append(read_job(path))
     everything = pd.concat(frames, ignore_index=True)
     references = everything.value[everything.role == "reference"]
     usual = float(references.median())
