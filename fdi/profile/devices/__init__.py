@@ -365,7 +365,8 @@ def _report(timings: pd.DataFrame, device: str, settings: dict[str, Any]) -> Non
     print(
         f"{device}: {row.graphs} graphs, {row.passes} passes ({row.passes_beyond_repeats} beyond the "
         f"{settings.get('repeats')} asked), {row.passes_waited} passes waited {row.wait_s:.1f} s for the "
-        f"machine to quiet (the reference, other processes); reference over its fastest: median +{row.reference_p50:.1%}, "
+        f"machine to quiet (the reference, other processes); "
+        f"reference over its fastest: median +{row.reference_p50:.1%}, "
         f"90th percentile +{row.reference_p90:.1%}, max +{row.reference_max:.1%}"
     )
     if row.passes_co_run:
