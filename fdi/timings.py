@@ -117,8 +117,8 @@ def pass_clean(record: dict[str, Any]) -> bool:
 def campaign_summary(timings: pd.DataFrame, settings: dict[str, Any] | None = None) -> pd.DataFrame:
     """What one device's campaign went through, one row per device: graphs, passes taken (and
     retaken beyond `repeats`), passes that waited for the machine to quiet (the reference gate,
-    other processes) and the time spent waiting, passes other processes shared and the graphs whose time rests on such passes, the
-    reference's spread over its floor (median, 90th percentile, max), and the graphs that never
+    other processes) and the time spent waiting, passes other processes shared and the graphs
+    whose time rests on such passes, the reference's spread over its floor (median, 90th percentile, max), and the graphs that never
     settled."""
     settings = settings or {}
     statistic = settings.get("statistic", "median")
