@@ -118,8 +118,8 @@ def campaign_summary(timings: pd.DataFrame, settings: dict[str, Any] | None = No
     """What one device's campaign went through, one row per device: graphs, passes taken (and
     retaken beyond `repeats`), passes that waited for the machine to quiet (the reference gate,
     other processes) and the time spent waiting, passes other processes shared and the graphs
-    whose time rests on such passes, the reference's spread over its floor (median, 90th percentile, max), and the graphs that never
-    settled."""
+    whose time rests on such passes, the reference's spread over its floor (median, 90th
+    percentile, max), and the graphs that never settled."""
     settings = settings or {}
     statistic = settings.get("statistic", "median")
     tolerance = settings.get("agree_tolerance")
