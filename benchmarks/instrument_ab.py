@@ -24,9 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
-from snakemake.utils import validate
 
+from fdi.cli.user import device_settings
 from fdi.profile.devices import run_benchmark
 from fdi.profile.devices.host import huge_pages_environment
 from fdi.timemodel.dataset import summarise_timings
@@ -39,9 +38,7 @@ VARIANTS = {"blind": {"wait_for_others": False}, "others": {"wait_for_others": T
 
 def host_settings() -> dict:
     """The default config's host device, with the schema's defaults filled in."""
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    validate(config, str(ROOT / "config" / "config.schema.yaml"))
-    return config["devices"]["host"]
+    return device_settings([ROOT / "config" / "config.yaml"], "host")
 
 
 def timed_job(settings: dict, graphs: Path, reference: Path, out: Path, disturb: list[str] | None = None):

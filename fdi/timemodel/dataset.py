@@ -20,7 +20,15 @@ import pandas as pd
 from fdi.profile.families import FAMILIES
 from fdi.profile.space import LAYER_TYPES, STRUCTURE_COLUMNS, SWEEP_SCOPE
 from fdi.timemodel.features import add_features
-from fdi.timings import IDLE_ID, REFERENCE_ID, campaign_summary, kept_passes, settled_pair, settled_time
+from fdi.timings import (
+    IDLE_ID,
+    REFERENCE_ID,
+    campaign_summary,
+    kept_passes,
+    pass_clean,
+    settled_pair,
+    settled_time,
+)
 
 STRUCTURE_ALL = {c for columns in STRUCTURE_COLUMNS.values() for c in columns}
 
@@ -104,7 +112,7 @@ def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "m
         stats["start_unix_s"] = timings.start_unix_s
     stats["waited_s"] = timings["waited_s"].fillna(0.0) if "waited_s" in timings else 0.0
     # A pass other processes shared is not clean (fdi.timings); unknown counts as clean.
-    stats["clean"] = ~(timings["others_running"].fillna(0) > 0) if "others_running" in timings else True
+    stats["clean"] = [pass_clean(r) for r in timings.to_dict("records")]
     references = stats[role == REFERENCE_ID]
     stats = stats[role != REFERENCE_ID].sort_values(["id", "repeat"])
     stats["drift"] = _nearest_reference_drift(stats, references) if len(references) else np.nan
