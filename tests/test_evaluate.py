@@ -135,6 +135,12 @@ def test_algorithm_1_takes_its_layer_types_loss_and_x():
     assert build_time_model("fc", leaves).refit is True
     chosen = build_time_model("fc", {**leaves, "grid_choice": "one_standard_error"}).refit
     assert chosen({**_CV_RESULTS, "param_min_samples_leaf": [5, 10, 20]}) == 1
+    # one shuffle of 3 folds unless repeats are asked for: then 3 x 4 splits, each fold once per repeat
+    assert build_time_model("fc", {**leaves, "cv_folds": 3}).cv.get_n_splits() == 3
+    repeated = build_time_model("fc", {**leaves, "cv_folds": 3, "cv_repeats": 4}).cv
+    rows = np.arange(12)
+    held_out = np.concatenate([test for _, test in repeated.split(rows)])
+    assert repeated.get_n_splits() == 12 and np.bincount(held_out).tolist() == [4] * 12
 
 
 _CV_RESULTS = {

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 from sklearn.linear_model import LinearRegression
-from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.model_selection import GridSearchCV, KFold, RepeatedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
@@ -111,13 +111,23 @@ def simplest_within_one_standard_error(parameter: str) -> Callable[[dict[str, An
 
 
 def tuned(
-    estimator: Any, grid: dict[str, list[Any]], folds: int, seed: int, simplest: str | None = None
+    estimator: Any,
+    grid: dict[str, list[Any]],
+    folds: int,
+    seed: int,
+    simplest: str | None = None,
+    repeats: int = 1,
 ) -> Any:
     """`estimator` with its hyper-parameters chosen by k-fold CV on the rows it is fitted on: the
-    best mean score, or, given `simplest`, by the one-standard-error rule on that parameter."""
+    best mean score, or, given `simplest`, by the one-standard-error rule on that parameter.
+    `repeats` > 1 averages over that many shuffles of the folds (RepeatedKFold), so the choice
+    depends less on how one shuffle happened to deal the rows."""
     if not grid or all(len(values) == 1 for values in grid.values()):
         return estimator.set_params(**{key: values[0] for key, values in grid.items()})
-    splitter = KFold(folds, shuffle=True, random_state=seed)
+    if repeats > 1:
+        splitter = RepeatedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    else:
+        splitter = KFold(folds, shuffle=True, random_state=seed)
     refit = simplest_within_one_standard_error(simplest) if simplest in grid else True
     return GridSearchCV(
         estimator, grid, cv=splitter, scoring="neg_mean_absolute_percentage_error", n_jobs=1, refit=refit
@@ -172,7 +182,7 @@ def build_time_model(layer: str, settings: dict[str, Any]) -> Any:
             tree.fit_columns = candidates[0]
     folds, seed = settings.get("cv_folds", 3), settings.get("seed", 0)
     simplest = "min_samples_leaf" if settings.get("grid_choice") == "one_standard_error" else None
-    return tuned(tree, grid, folds, seed, simplest=simplest)
+    return tuned(tree, grid, folds, seed, simplest=simplest, repeats=int(settings.get("cv_repeats", 1)))
 
 
 def fitted_tree(estimator: Any) -> TreeLinearRegressor:
