@@ -42,7 +42,10 @@ def test_table5_has_every_layer_metric_and_model(tiny_run):
     for column in [*models, "noise_floor"]:
         assert scored[column].notna().all(), column
         assert mape[mape.n_test == 0][column].isna().all(), column
-    assert (scored[["FastDeepIoT", "noise_floor"]] > 0).all().all()
+    assert (scored.FastDeepIoT > 0).all()
+    # the noise floor compares each test graph with its check-job time: a scope with one or two
+    # sub-microsecond test graphs can repeat to the nanosecond (0.0), never go below it
+    assert (scored.noise_floor >= 0).all() and (scored[scored.scope == "table2"].noise_floor > 0).all()
     within = table[table.metric == "within ±10% %"]
     assert within[within.n_test > 0].FastDeepIoT.between(0, 100).all()
     assert (table.flagged <= table.n).all()
