@@ -165,6 +165,10 @@ def test_runtime_x_splits_a_recurrent_layer_into_its_per_step_costs():
         ("gru", 200, 113, False),  # 339, remainder 19
         ("lstm", 20, 33, True),  # 4 x 33 = 132, remainder 4
         ("lstm", 20, 32, False),  # 128 = 4 x 32
+        # XNNPACK's 1% rule: the default kernel stays where its padding wastes <= 1% of the columns
+        ("fc", 100, 3073, True),  # 96 x 32 + 1: pads 31, 3100 > 3073
+        ("fc", 100, 3105, False),  # 97 x 32 + 1: pads 31, 3100 < 3105
+        ("fc", 100, 4000, False),  # remainder 0
     ],
 )
 def test_narrow_flops_are_the_products_on_xnnpacks_half_width_kernel(layer, in_dim, out_dim, narrow):
@@ -172,6 +176,23 @@ def test_narrow_flops_are_the_products_on_xnnpacks_half_width_kernel(layer, in_d
     row = one(layer, **structure)
     assert row.narrow_flops == (row.flops if narrow else 0)
     assert "narrow_flops" in fit_columns(layer, "runtime")
+
+
+@pytest.mark.parametrize(
+    ("in_dim", "out_dim", "narrow"),
+    [
+        # GRU steps measured on the AMD VM (16-wide default kernel), us per 1000 weights per step:
+        (358, 459, True),  # 1377 columns, remainder 1: pads 15, 1500 > 1377; 0.160 us
+        (328, 443, True),  # 1329, remainder 1; 0.158 us
+        (369, 433, True),  # 1299, remainder 3: pads 13, 1300 > 1299; 0.158 us
+        (356, 349, False),  # 1047, remainder 7: pads 9, 900 < 1047; 0.091 us
+        (340, 466, False),  # 1398, remainder 6: pads 10, 1000 < 1398; 0.088 us
+        (436, 269, True),  # 807, remainder 7: pads 9, 900 > 807; 0.164 us
+    ],
+)
+def test_a_grus_steps_follow_xnnpacks_one_percent_rule_at_16_columns(in_dim, out_dim, narrow):
+    row = one("gru", in_dim=in_dim, out_dim=out_dim, step=10)
+    assert row.narrow_flops_w16 == (row.flops if narrow else 0)
 
 
 def test_conv_flops_over_whole_tiles_and_the_narrow_kernel_below_32_channels():

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, cross_val_predict
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_predict
 
 from fdi.profile.space import ID_COLUMNS, LAYER_TYPES, STRUCTURE_COLUMNS
 from fdi.timemodel.baselines import build_time_model, fitted_tree
@@ -35,14 +36,18 @@ def out_of_fold_errors(rows: pd.DataFrame, layer: str, time_model: Mapping[str, 
     """Relative error |predicted / measured - 1| of every training row, predicted out of fold."""
     train = rows[rows.split == "train"].reset_index(drop=True)
     # the configured tree without a nested search, except for the device's tile width: the
-    # errors of a tree on the wrong tiles would send the next round where its x is wrong
+    # errors of a tree on the wrong tiles would send the next round where its x is wrong. The
+    # width is chosen once, by CV on all training rows, not again inside every fold (2.3x fewer
+    # fits: this job sits on the main job's critical path).
     tiles = time_model.get("grid", {}).get("tiles")
     settings = {**time_model, "grid": {"tiles": tiles} if tiles else {}}
-    tree = fitted_tree(build_time_model(layer, settings))
+    target = train.time_ms.to_numpy()
+    model = build_time_model(layer, settings)
+    tree = clone(fitted_tree(model.fit(train, target))) if isinstance(model, GridSearchCV) else model
     folds = KFold(
         int(time_model.get("cv_folds", 3)), shuffle=True, random_state=int(time_model.get("seed", 0))
     )
-    predicted = cross_val_predict(tree, train, train.time_ms.to_numpy(), cv=folds)
+    predicted = cross_val_predict(tree, train, target, cv=folds)
     return pd.Series(np.abs(predicted / train.time_ms.to_numpy() - 1), index=train.id)
 
 

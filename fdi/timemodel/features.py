@@ -19,11 +19,14 @@ Two sets of explanatory variables x exist per layer type:
   - `narrow_flops`: the FLOPs XNNPACK's f32 GEMM runs on its half-width kernel. The default
     kernel computes 32 output columns at a time, the other 16; XNNPACK takes the 16-wide one
     where the columns are fewer than 32 and, for a fully-connected product, where it pads less,
-    (columns mod 32) in 1..16. A product with one input row (FC, every RNN step) then runs up
-    to 2x slower (as if each tile's time were one accumulator chain's latency, whatever its
-    width): a 1000->320 FC 11.5 us, 1000->321 22.3 us; a GRU's step follows (3 x units) mod
-    32 (200 inputs: 112 units 9.3 us, 113 8.0 us). A conv (many input rows) keeps the wide
-    kernel from 32 output channels on.
+    (columns mod 32) in 1..16, and the wide one would waste more than 1% of the columns
+    (XNNPACK's `xnn_use_nr2`; so never past 100 x 32 columns). A product with one input row
+    (FC, every RNN step) then runs up to 2x slower (as if each tile's time were one
+    accumulator chain's latency, whatever its width): a 1000->320 FC 11.5 us, 1000->321
+    22.3 us; a GRU's step follows (3 x units) mod 32 (200 inputs: 112 units 9.3 us, 113 8.0
+    us). On the AMD VM (16-wide kernel), GRUs of 349 and 466 units run their steps at 0.09 ns
+    per weight, of 433, 443 and 459 units at 0.16 (the 1% clause: docs/results). A conv
+    (many input rows) keeps the wide kernel from 32 output channels on.
   - `padded_flops` (conv): FLOPs over the output channels rounded up to whole tiles: a 3x3 conv
     on 16x16x64 takes the same 258 us for 97 to 128 output channels.
   - `spill_flops`: FLOPs x weight MiB. The time per weight byte grows with the weight size as
@@ -88,13 +91,18 @@ def tiled(columns: list[str], wide: int) -> list[str]:
 def narrow_kernel(
     columns: pd.Series, fully_connected: bool = True, wide: int = GEMM_WIDE_COLUMNS
 ) -> pd.Series:
-    """True where XNNPACK runs a product with `columns` outputs on the half-width kernel: where
-    the default kernel (`wide` columns) is wider than the columns, and for a fully-connected
-    product also where the half-width one pads less, (columns mod wide) in 1..wide/2."""
+    """True where XNNPACK runs a product with `columns` outputs on the half-width kernel.
+
+    XNNPACK's rule (`xnn_use_nr2`): where the default kernel (`wide` columns) is wider than the
+    columns, and for a fully-connected product also where the half-width one pads less, (columns
+    mod wide) in 1..wide/2, *and* the default one would waste more than 1% of the columns,
+    100 x (wide - columns mod wide) > columns. Without that last clause a GRU's slow steps were
+    mispredicted by up to 57% from ~330 units on (3 x units columns past 100 x 16 / 2)."""
     narrow = columns < wide
     if fully_connected:
         remainder = columns % wide
-        narrow |= (remainder >= 1) & (remainder <= wide // 2)
+        pads_less = (remainder >= 1) & (remainder <= wide // 2)
+        narrow |= pads_less & ((wide - remainder) * 100 > columns)
     return narrow
 
 
