@@ -130,3 +130,37 @@ def test_a_calibration_network_its_check_disagrees_with_bends_no_term():
     blind = with_in_network_term(frame.assign(check_ms=np.nan))
     assert not blind.flagged.any() and blind.error_pct[blind.role == "test"].abs().max() > 5
     assert check_disagrees(pd.Series([1.0, 1.0]), pd.Series([0.82, 0.84])).tolist() == [True, False]
+
+
+def test_the_warm_weight_cap_is_recovered_from_calibration_networks_alone():
+    """Planted: a network runs 5% over its layers' sum plus 0.02 ms per MB of each layer's
+    weights up to 8 MB (a bigger layer streams its weights alone too). Leave-one-out on the
+    calibration networks must choose the 8 MB cap and predict the test networks exactly; with the
+    plain weight megabytes (no layer_mb) the test networks are missed. A plain-sum plant: no cap."""
+    rng = np.random.default_rng(3)
+    networks = [rng.choice([0.5, 3.0, 6.0, 10.0, 20.0, 40.0], size=5).tolist() for _ in range(14)]
+    isolated = rng.uniform(1.0, 5.0, size=len(networks))
+    warm = np.array([sum(min(mb, 8.0) for mb in layer_mb) for layer_mb in networks])
+    frame = pd.DataFrame(
+        {
+            "family": "vgg",
+            "role": ["calibration"] * 8 + ["test"] * 6,
+            "weight_mb": [sum(layer_mb) for layer_mb in networks],
+            "layer_mb": [json.dumps(layer_mb) for layer_mb in networks],
+            "measured_ms": 1.05 * isolated + 0.02 * warm,
+            "check_ms": np.nan,
+            "predicted_layers_ms": isolated,
+            "predicted_ops_ms": 0.0,
+            "flagged": False,
+        }
+    )
+    fitted = with_in_network_term(frame)
+    assert fitted.warm_cap_mb.iloc[0] == 8.0
+    assert fitted.weight_ms_per_mb.iloc[0] == pytest.approx(0.02, rel=1e-6)
+    assert fitted.error_pct[fitted.role == "test"].abs().max() < 1e-6
+    uncapped = with_in_network_term(frame.drop(columns="layer_mb"))
+    assert np.isnan(uncapped.warm_cap_mb.iloc[0])
+    assert uncapped.error_pct[uncapped.role == "test"].abs().max() > 1
+    plain = with_in_network_term(frame.assign(measured_ms=1.05 * isolated + 0.02 * frame.weight_mb))
+    assert np.isnan(plain.warm_cap_mb.iloc[0])
+    assert plain.error_pct[plain.role == "test"].abs().max() < 1e-6
