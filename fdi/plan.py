@@ -14,6 +14,7 @@ from typing import Any
 
 from fdi.profile import space
 from fdi.timemodel import adaptive
+from fdi.timemodel.baselines import tree_loss
 
 LAYER_TYPES = ("fc", "cnn", "gru", "lstm")
 TIME_MODEL_BASELINES = ("fastdeepiot_mse", "fastdeepiot_paperx")  # Algorithm 1 under other losses
@@ -131,6 +132,27 @@ class Plan:
                 "grid": baselines["grids"].get(wildcards.model, {}),
             }
         )
+
+    def mse_is_time_model(self, layers: list[str]) -> list[str]:
+        """The layer types whose FastDeepIoT-MSE baseline would refit the time model itself: its
+        configured loss is already the paper's squared error and CV cannot choose another. Table 5
+        takes that column from the fitted model (the refit cost as much as the fit: 64 s for conv)."""
+        time_model = self.config["time_model"]
+        if "loss" in time_model.get("grid", {}):
+            return []
+        return [layer for layer in layers if tree_loss(layer, time_model) == "squared"]
+
+    def baseline_files(self, devices: list[str], layers: list[str]) -> list[str]:
+        """results/baselines/DEVICE/LAYER/MODEL.parquet for every configured baseline, except the
+        FastDeepIoT-MSE refits that mse_is_time_model spares."""
+        spared = set(self.mse_is_time_model(layers))
+        return [
+            f"results/baselines/{device}/{layer}/{model}.parquet"
+            for device in devices
+            for layer in layers
+            for model in self.config["baselines"]["models"]
+            if not (model == "fastdeepiot_mse" and layer in spared)
+        ]
 
     def training_settings(self, task: str) -> dict[str, Any]:
         """What training a task's network depends on: its settings but the spread seeds, so editing

@@ -5,12 +5,7 @@ rule table5:
         models=expand(
             "results/models/{device}/{layer}.json", device=DEVICES, layer=LAYERS
         ),
-        baselines=expand(
-            "results/baselines/{device}/{layer}/{model}.parquet",
-            device=DEVICES,
-            layer=LAYERS,
-            model=config["baselines"]["models"],
-        ),
+        baselines=PLAN.baseline_files(DEVICES, LAYERS),
     output:
         csv=report(
             "results/tables/table5.csv",
@@ -28,8 +23,10 @@ rule table5:
         runtime=10,
     params:
         datasets=lambda wildcards, input: PLAN.dataset_pairs(input.datasets),
+        mse_is_time_model=PLAN.mse_is_time_model(LAYERS),
     shell:
         "fdi table5 --datasets {params.datasets} --models {input.models:q} --baselines {input.baselines:q}"
+        " --mse-is-time-model {params.mse_is_time_model}"
         " --csv {output.csv:q} --markdown {output.markdown:q} > {log:q} 2>&1"
 
 

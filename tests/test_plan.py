@@ -211,3 +211,22 @@ def test_a_users_model_runs_each_variant_with_its_own_device_only():
     config["compress"]["models"]["mine"]["devices"] = ["pixel", "jetson"]
     with pytest.raises(ValueError, match=r"compress\.models\.mine\.devices names jetson, not in devices"):
         Plan(config)
+
+
+def test_the_mse_baseline_is_not_refitted_where_it_is_the_time_model(plan):
+    # CONFIG's time model uses the relative loss everywhere: every FastDeepIoT-MSE is a real refit
+    assert plan.mse_is_time_model(["fc", "gru"]) == []
+    assert "results/baselines/host/gru/fastdeepiot_mse.parquet" in plan.baseline_files(
+        ["host"], ["fc", "gru"]
+    )
+    config = copy.deepcopy(CONFIG)
+    config["time_model"] = {"loss": {"fc": "squared", "gru": "relative"}}
+    mixed = Plan(config)
+    assert mixed.mse_is_time_model(["fc", "gru"]) == ["fc"]
+    assert mixed.baseline_files(["host"], ["fc", "gru"]) == [
+        "results/baselines/host/fc/svr.parquet",
+        "results/baselines/host/gru/svr.parquet",
+        "results/baselines/host/gru/fastdeepiot_mse.parquet",
+    ]
+    config["time_model"]["grid"] = {"loss": ["squared", "relative"]}  # CV may choose another loss
+    assert Plan(config).mse_is_time_model(["fc", "gru"]) == []

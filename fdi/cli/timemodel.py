@@ -110,7 +110,7 @@ def cmd_table5(args: argparse.Namespace) -> None:
     for p in args.baselines:
         device, layer, model = Path(p).parts[-3:]
         baselines[(device, layer, Path(model).stem)] = Path(p)
-    table = table5(pairs(args.datasets), models, baselines)
+    table = table5(pairs(args.datasets), models, baselines, mse_is_time_model=args.mse_is_time_model)
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.csv, index=False)
     args.markdown.write_text(table5_markdown(table))
@@ -232,6 +232,15 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     p.add_argument("--datasets", nargs="+", required=True, metavar="DEVICE=PATH")
     p.add_argument("--models", nargs="+", required=True, help="results/models/DEVICE/LAYER.json files")
     p.add_argument("--baselines", nargs="*", default=[], help="results/baselines/DEVICE/LAYER/MODEL.parquet")
+    p.add_argument(
+        "--mse-is-time-model",
+        nargs="*",
+        default=[],
+        choices=["fc", "cnn", "gru", "lstm"],
+        metavar="LAYER",
+        help="layer types whose FastDeepIoT-MSE column is the fitted time model itself (its loss is "
+        "already the paper's squared error), so no baseline file is read for it",
+    )
     p.add_argument("--csv", type=Path, required=True)
     p.add_argument("--markdown", type=Path, required=True)
 

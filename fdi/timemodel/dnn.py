@@ -55,13 +55,19 @@ class KerasMLPRegressor(RegressorMixin, BaseEstimator):
         self.x_mean_, self.x_std_ = X.mean(axis=0), X.std(axis=0) + 1e-12
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) + 1e-12
         self.model_ = self._build(X.shape[1])
+        # `epochs` shuffled passes over the rows, handed to Keras as one pass over their
+        # concatenation: the same minibatch training (a batch may straddle two passes) without
+        # Keras' per-epoch overhead, ~40 ms an epoch against ~1 ms a step on this data
+        # (300 epochs of 300 rows: 10.9 s -> 4.0 s).
+        order = np.random.default_rng(self.random_state)
+        rows = np.concatenate([order.permutation(len(X)) for _ in range(self.epochs)])
         self.model_.fit(
-            (X - self.x_mean_) / self.x_std_,
-            (y - self.y_mean_) / self.y_std_,
-            epochs=self.epochs,
+            ((X - self.x_mean_) / self.x_std_)[rows],
+            ((y - self.y_mean_) / self.y_std_)[rows],
+            epochs=1,
             batch_size=self.batch_size,
             verbose=0,
-            shuffle=True,
+            shuffle=False,
         )
         self.n_features_in_ = X.shape[1]
         return self
