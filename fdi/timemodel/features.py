@@ -96,8 +96,8 @@ def narrow_kernel(
     XNNPACK's rule (`xnn_use_nr2`): where the default kernel (`wide` columns) is wider than the
     columns, and for a fully-connected product also where the half-width one pads less, (columns
     mod wide) in 1..wide/2, *and* the default one would waste more than 1% of the columns,
-    100 x (wide - columns mod wide) > columns. Without that last clause a GRU's slow steps were
-    mispredicted by up to 57% from ~330 units on (3 x units columns past 100 x 16 / 2)."""
+    100 x (wide - columns mod wide) > columns. Without that last clause GRUs were mispredicted
+    by up to 57% from ~270 units on (3 x units columns past 100 x 16 / 2 on a 16-wide kernel)."""
     narrow = columns < wide
     if fully_connected:
         remainder = columns % wide

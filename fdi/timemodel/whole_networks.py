@@ -23,7 +23,7 @@ network adds nothing for its weights beyond the cap (here an FC's time per weigh
 does not know: it is chosen per device and family among `WARM_CAPS_MB` (None: no cap) by
 leave-one-out error on the calibration networks, never on the test ones. On the 2026-11-30
 gate-off pair the plain weight megabytes put 70 / 65% of VGG's test networks within ±10%; capped
-as chosen so (16 and 12 MB), 95 / 95% (docs/results).
+as chosen so (16 and 8 MB), 95 / 95% (docs/results).
 
 The networks table says, per device and test network, the measured time (and how much a later
 check job's measurement moved it), the prediction, the error; its summary gives per family the
@@ -77,11 +77,6 @@ def layer_megabytes(family: str, widths: list[int]) -> list[float]:
         frame = pd.DataFrame([{k: v for k, v in layer.items() if k != "name"}])
         out.append(4 * int(add_features(frame, layer["layer"]).param_size.iloc[0]) / 1e6)
     return out
-
-
-def weight_megabytes(family: str, widths: list[int]) -> float:
-    """The network's float32 weights (layers' param_size), in MB."""
-    return float(sum(layer_megabytes(family, widths)))
 
 
 def warm_megabytes(layer_mb: pd.Series, cap: float | None) -> pd.Series:
@@ -178,6 +173,7 @@ def networks_table(
             if network.id not in measured.index:
                 raise ValueError(f"device {device!r}: network {network.id} has no timing")
             widths = json.loads(network.widths)
+            layer_mb = layer_megabytes(network.family, widths)
             parts = predict_network(network.family, widths, models[device], op_models)
             layer_ms = float(parts.predicted_ms[parts.kind.isin(["fc", "cnn", "gru", "lstm"])].sum())
             time_ms = float(measured.time_ms[network.id])
@@ -189,8 +185,8 @@ def networks_table(
                     "id": network.id,
                     "role": getattr(network, "role", "test"),
                     "widths": network.widths,
-                    "weight_mb": weight_megabytes(network.family, widths),
-                    "layer_mb": json.dumps([round(mb, 6) for mb in layer_megabytes(network.family, widths)]),
+                    "weight_mb": float(sum(layer_mb)),
+                    "layer_mb": json.dumps([round(mb, 6) for mb in layer_mb]),
                     "measured_ms": time_ms,
                     "check_ms": check_ms,
                     "noise_pct": 100 * abs(check_ms - time_ms) / time_ms,
