@@ -1,7 +1,8 @@
 """How Algorithm 1's fit moves between two campaigns of the same code: rules for choosing its grid.
 
 No timing is taken. For each finished main job (RUN, a fresh clone's directory), Algorithm 1 is
-refitted on the run's own dataset (`results/dataset/{device}.parquet`) under each rule below,
+refitted on the run's own dataset (`results/dataset/{device}.parquet`, its features recomputed by
+this checkout, so an older run is scored under today's features) under each rule below,
 with the run's own `time_model` settings otherwise, and scored on Table 2's test rows (Table 5's
 FastDeepIoT column). With two or more runs it also prints how far apart the runs' models predict
 the *same* test structures (median and 90th percentile of |a - b| / mean(a, b) over the test ids
@@ -33,6 +34,7 @@ import yaml
 from fdi.timemodel.baselines import build_time_model, fitted_tree
 from fdi.timemodel.dataset import layer_rows
 from fdi.timemodel.evaluate import fit_on_train, score
+from fdi.timemodel.features import add_features
 
 RULES: dict[str, dict[str, Any]] = {
     "as configured": {},
@@ -58,12 +60,13 @@ def refit(run: Path, device: str, layers: list[str], names: list[str], leaves: l
     rows = []
     for rule, rule_settings in rules_for(settings, names, leaves).items():
         for layer in layers:
-            everything = layer_rows(dataset, layer, "all")
+            # features recomputed by this checkout: a run's dataset holds those of the code that made it
+            everything = add_features(layer_rows(dataset, layer, "all"), layer)
             started = time.perf_counter()
             estimator = fit_on_train(build_time_model(layer, rule_settings), everything)
             seconds = time.perf_counter() - started
             tree = fitted_tree(estimator)
-            test = layer_rows(dataset, layer, "table2")
+            test = add_features(layer_rows(dataset, layer, "table2"), layer)
             test = test[test.split == "test"]
             predicted = tree.predict(test)
             metrics = score(test.time_ms.to_numpy(), predicted)
