@@ -19,7 +19,7 @@ from fdi.timemodel.baselines import tree_loss
 LAYER_TYPES = ("fc", "cnn", "gru", "lstm")
 TIME_MODEL_BASELINES = ("fastdeepiot_mse", "fastdeepiot_paperx")  # Algorithm 1 under other losses
 # The instrument settings a table needs to read a device's timings (statistic, settling).
-INSTRUMENT_KEYS = ("statistic", "agree_tolerance", "max_passes")
+INSTRUMENT_KEYS = ("statistic", "agree_tolerance", "max_passes", "cache_probe")
 COMPRESS_TABLES = {"vgg": "table6", "deepsense": "table8"}  # the paper's table of each family
 
 

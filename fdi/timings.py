@@ -17,6 +17,17 @@ co-runner slows a memory-bound graph's every run alike, so two such passes agree
 and would settle a graph at a slow time. Once a graph has two clean passes, its time rests on
 clean passes only (see kept_passes); a pass without the record (other devices, older timings)
 counts as clean.
+
+Passes taken while the shared cache was not ours. A graph whose weights fill much of the
+last-level cache (on this project's VMs 12 MiB and up, of a 32 MiB L3 shared with other tenants)
+runs 1.1-1.6x slower, for seconds to minutes at a time, while something outside the VM holds part
+of that cache; the run queue does not show it, and the small reference graph (it fits in L2) is
+not slowed. The cache probe, a fixed 24 MiB fully-connected graph timed just before such a pass,
+is (docs/instrument.md). A pass whose probe ran more than the device's `cache_probe.tolerance`
+over the probe's floor is not clean either: the graph takes more passes, and its time rests on
+the probe-clean ones once it has two (cache_slow_flags gives the flags; the floor is the whole
+campaign's where its timings are read together, so a job spent entirely in the slow state is
+still seen as one).
 """
 
 from __future__ import annotations
@@ -28,6 +39,10 @@ import numpy as np
 import pandas as pd
 
 REFERENCE_ID = "reference"  # the id under which the reference graph's timings (the gate) are stored
+CACHE_PROBE_COLUMN = "cache_probe_ms"  # the cache probe's time just before a pass (NaN: not probed)
+CACHE_SLOW_COLUMN = "cache_slow"  # whether that probe says the shared cache was not ours
+PROBE_FLOOR_QUANTILE = 0.05  # the probe's floor: this quantile of its timings, once ...
+PROBE_FLOOR_AFTER = 20  # ... it has been timed this often (before: its fastest)
 IDLE_ID = "idle"  # the id and role of the idle windows recorded as the energy baseline
 
 
@@ -109,17 +124,59 @@ def passes_wanted(values: list[float], settings: dict[str, Any], clean: list[boo
 
 
 def pass_clean(record: dict[str, Any]) -> bool:
-    """Whether no other process was seen running around the pass (unknown counts as clean)."""
+    """Whether no other process was seen running around the pass and the cache probe did not run
+    slow just before it (unknown counts as clean)."""
     others = record.get("others_running")
-    return others is None or bool(np.isnan(others)) or others <= 0
+    alone = others is None or bool(np.isnan(others)) or others <= 0
+    return alone and not _flag(record.get(CACHE_SLOW_COLUMN))
+
+
+def _flag(value: Any) -> bool:
+    """A recorded yes/no that may be missing (None, NaN: no)."""
+    return value is not None and not (isinstance(value, float) and np.isnan(value)) and bool(value)
+
+
+def probe_floor(probe_ms: Any) -> float:
+    """The cache probe's quiet time from its timings: the fastest while there are few, then their
+    PROBE_FLOOR_QUANTILE (one rare fast timing must not make every other pass cache-slow)."""
+    values = np.asarray(probe_ms, dtype=float)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return float("nan")
+    if len(values) < PROBE_FLOOR_AFTER:
+        return float(values.min())
+    return float(np.quantile(values, PROBE_FLOOR_QUANTILE))
+
+
+def cache_slow_flags(
+    timings: pd.DataFrame, settings: dict[str, Any], floor_from: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """`timings` with `cache_slow` recomputed per device against the floor of every probe timing
+    in the frame, or in `floor_from` and the frame together (a whole campaign's, where the caller
+    reads them together): a job's own floor cannot tell that the whole job ran in the slow
+    state. Unprobed passes get NaN (clean)."""
+    tolerance = (settings.get("cache_probe") or {}).get("tolerance")
+    if CACHE_PROBE_COLUMN not in timings or tolerance is None:
+        return timings
+    timings = timings.copy()
+    pool = timings if floor_from is None else pd.concat([timings, floor_from], ignore_index=True)
+    slow = pd.Series(np.nan, index=timings.index, dtype=object)
+    for device, group in timings.groupby("device"):
+        probed = group[CACHE_PROBE_COLUMN].astype(float)
+        floor = probe_floor(pool.loc[pool.device == device].get(CACHE_PROBE_COLUMN, pd.Series(dtype=float)))
+        judged = probed.notna()
+        slow[judged[judged].index] = (probed[judged] > floor * (1 + float(tolerance))).to_numpy()
+    timings[CACHE_SLOW_COLUMN] = slow
+    return timings
 
 
 def campaign_summary(timings: pd.DataFrame, settings: dict[str, Any] | None = None) -> pd.DataFrame:
     """What one device's campaign went through, one row per device: graphs, passes taken (and
     retaken beyond `repeats`), passes that waited for the machine to quiet (the reference gate,
-    other processes) and the time spent waiting, passes other processes shared and the graphs
-    whose time rests on such passes, the reference's spread over its floor (median, 90th
-    percentile, max), and the graphs that never settled."""
+    other processes) and the time spent waiting, passes other processes shared, passes the cache
+    probe called slow, the graphs whose time rests on passes that were not clean (either cause)
+    and those among them that rest on cache-slow ones, the reference's spread over its floor
+    (median, 90th percentile, max), and the graphs that never settled."""
     settings = settings or {}
     statistic = settings.get("statistic", "median")
     tolerance = settings.get("agree_tolerance")
@@ -127,6 +184,7 @@ def campaign_summary(timings: pd.DataFrame, settings: dict[str, Any] | None = No
     cap = settings.get("max_passes")
     if "role" in timings:
         timings = timings[timings.role != IDLE_ID]
+    timings = cache_slow_flags(timings, settings)
     rows = []
     for device, group in timings.groupby("device", sort=True):
         records = group.to_dict("records")
@@ -140,11 +198,18 @@ def campaign_summary(timings: pd.DataFrame, settings: dict[str, Any] | None = No
             for graph_id, passes in components.groupby("id")
             if not settled_time(passes.value.tolist(), tolerance, cap, passes.clean.tolist())[1]
         )
-        co_run = sorted(
-            graph_id
-            for graph_id, passes in components.groupby("id")
-            if not all(passes.clean.iloc[kept_passes(len(passes), passes.clean.tolist())])
+        cache_slow = (
+            components[CACHE_SLOW_COLUMN].eq(True)
+            if CACHE_SLOW_COLUMN in components
+            else pd.Series(False, index=components.index)
         )
+        others = components.get("others_running", pd.Series(np.nan, index=components.index)).fillna(0) > 0
+        kept = {
+            graph_id: passes.iloc[kept_passes(len(passes), passes.clean.tolist())].index
+            for graph_id, passes in components.groupby("id")
+        }
+        co_run = sorted(graph_id for graph_id, index in kept.items() if not components.clean[index].all())
+        resting_on_cache_slow = [graph_id for graph_id, index in kept.items() if cache_slow[index].any()]
         waited = components["waited_s"].fillna(0) if "waited_s" in components else pd.Series(0.0)
         ratio = references / references.min() if len(references) else np.array([np.nan])
         per_graph = components.groupby("id").size()
@@ -155,8 +220,10 @@ def campaign_summary(timings: pd.DataFrame, settings: dict[str, Any] | None = No
                 "passes": len(components),
                 "passes_beyond_repeats": int((per_graph - repeats).clip(lower=0).sum()),
                 "passes_waited": int((waited > 0).sum()),
-                "passes_co_run": int((~components.clean).sum()),
+                "passes_co_run": int(others.sum()),
+                "passes_cache_slow": int(cache_slow.sum()),
                 "graphs_co_run": len(co_run),
+                "graphs_cache_slow": len(resting_on_cache_slow),
                 "wait_s": float(waited.sum()),
                 "reference_timings": len(references),
                 "reference_p50": float(np.median(ratio) - 1),

@@ -45,6 +45,7 @@ rule benchmark_adaptive:
     input:
         graphs="results/graphs/{device}/adaptive{round}/{shard}",
         reference="results/graphs/reference.tflite",
+        cache_probe="results/graphs/cache_probe.tflite",
     output:
         "results/timings/{device}/adaptive{round}/{shard}.parquet",
     log:
@@ -61,4 +62,5 @@ rule benchmark_adaptive:
         settings=PLAN.device_settings,
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
-        " --graphs {input.graphs:q} --reference {input.reference:q} --out {output:q} > {log:q} 2>&1"
+        " --graphs {input.graphs:q} --reference {input.reference:q}"
+        " --cache-probe {input.cache_probe:q} --out {output:q} > {log:q} 2>&1"

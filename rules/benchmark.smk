@@ -7,6 +7,7 @@ rule benchmark:
     input:
         graphs="results/graphs/{scope}/{shard}",
         reference="results/graphs/reference.tflite",
+        cache_probe="results/graphs/cache_probe.tflite",
     output:
         "results/timings/{device}/{scope}/{shard}.parquet",
     log:
@@ -23,7 +24,8 @@ rule benchmark:
         settings=PLAN.device_settings,
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
-        " --graphs {input.graphs:q} --reference {input.reference:q} --out {output:q} > {log:q} 2>&1"
+        " --graphs {input.graphs:q} --reference {input.reference:q}"
+        " --cache-probe {input.cache_probe:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule check_graphs:
@@ -56,6 +58,7 @@ rule check:
     input:
         graphs="results/check/graphs.txt",
         reference="results/graphs/reference.tflite",
+        cache_probe="results/graphs/cache_probe.tflite",
         after=lambda wildcards: PLAN.timing_files(wildcards)
         + PLAN.network_timing_files(wildcards),
     output:
@@ -74,4 +77,5 @@ rule check:
         settings=PLAN.device_settings,
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
-        " --graph-list {input.graphs:q} --reference {input.reference:q} --out {output:q} > {log:q} 2>&1"
+        " --graph-list {input.graphs:q} --reference {input.reference:q}"
+        " --cache-probe {input.cache_probe:q} --out {output:q} > {log:q} 2>&1"

@@ -123,6 +123,7 @@ rule compress_benchmark:
         graphs=PLAN.compress_files("final/graphs"),
         originals=expand("results/graphs/tasks/task-{task}.tflite", task=TASKS),
         reference="results/graphs/reference.tflite",
+        cache_probe="results/graphs/cache_probe.tflite",
     output:
         "results/timings/{device}/compress.parquet",
     log:
@@ -140,6 +141,7 @@ rule compress_benchmark:
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
         " --graphs {input.originals:q} {input.graphs:q} --reference {input.reference:q}"
+        " --cache-probe {input.cache_probe:q}"
         " --out {output:q} > {log:q} 2>&1"
 
 

@@ -59,6 +59,7 @@ rule localmin_benchmark:
         graphs="results/localmin/{device}/graphs.txt",
         expanded="results/graphs/{device}/localmin",
         reference="results/graphs/reference.tflite",
+        cache_probe="results/graphs/cache_probe.tflite",
     output:
         "results/timings/{device}/localmin.parquet",
     log:
@@ -75,7 +76,8 @@ rule localmin_benchmark:
         settings=PLAN.localmin_device_settings,
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
-        " --graph-list {input.graphs:q} --reference {input.reference:q} --out {output:q} > {log:q} 2>&1"
+        " --graph-list {input.graphs:q} --reference {input.reference:q}"
+        " --cache-probe {input.cache_probe:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule localmin_table:

@@ -100,6 +100,7 @@ rule task_benchmark:
     input:
         graphs=expand("results/graphs/tasks/task-{task}.tflite", task=TASKS),
         reference="results/graphs/reference.tflite",
+        cache_probe="results/graphs/cache_probe.tflite",
     output:
         "results/timings/{device}/tasks.parquet",
     log:
@@ -116,7 +117,8 @@ rule task_benchmark:
         settings=PLAN.device_settings,
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
-        " --graphs {input.graphs:q} --reference {input.reference:q} --out {output:q} > {log:q} 2>&1"
+        " --graphs {input.graphs:q} --reference {input.reference:q}"
+        " --cache-probe {input.cache_probe:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule tasks_table:

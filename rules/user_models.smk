@@ -62,6 +62,7 @@ rule user_benchmark:
         original="results/user/{usermodel}/original.tflite",
         graphs=lambda wildcards: PLAN.user_files(wildcards.usermodel, "final"),
         reference="results/graphs/reference.tflite",
+        cache_probe="results/graphs/cache_probe.tflite",
     output:
         "results/timings/{device}/user-{usermodel}.parquet",
     log:
@@ -79,6 +80,7 @@ rule user_benchmark:
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
         " --graphs {input.original:q} {input.graphs:q} --reference {input.reference:q}"
+        " --cache-probe {input.cache_probe:q}"
         " --out {output:q} > {log:q} 2>&1"
 
 

@@ -12,6 +12,11 @@ one is that factor slower, as on a machine slow in spells. With `QUICK`, the ses
 `quick_time` (the host's cheap reference timing). With `VISIBLE`, it offers `others_running`
 (the host's look at the run queue): 1 inside a planted spell, 0 outside, as when the spells are
 other processes the OS shows. `OTHERS["looks"]` counts its calls.
+
+Planted cache spells: `CACHE_SPELLS` windows (same clock) slow only the cache probe (stem
+`cache_probe`) and graphs whose file holds at least `CACHE["large_bytes"]`, as other tenants
+holding part of a shared cache do; the reference and small graphs run at their speed.
+`CACHE["probes"]` counts the probe's timings.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ SPELLS: list[tuple[float, float, float]] = []
 QUICK = {"offered": False, "count": 0}
 VISIBLE = {"offered": False}
 OTHERS = {"looks": 0}
+CACHE_SPELLS: list[tuple[float, float, float]] = []
+CACHE: dict[str, Any] = {"large_bytes": None, "probes": 0}
 _counts: defaultdict[str, int] = defaultdict(int)
 _clock = {"after": 0, "timings": 0, "started": None}
 
@@ -42,6 +49,8 @@ def reset(
     quick: bool = False,
     spells_after: int = 0,
     visible: bool = False,
+    cache_spells: list[tuple[float, float, float]] | None = None,
+    large_bytes: int | None = None,
 ) -> None:
     SCRIPT.clear()
     SCRIPT.update(script or {})
@@ -50,6 +59,8 @@ def reset(
     QUICK.update(offered=quick, count=0)
     VISIBLE.update(offered=visible)
     OTHERS.update(looks=0)
+    CACHE_SPELLS[:] = cache_spells or []
+    CACHE.update(large_bytes=large_bytes, probes=0)
     LOG.clear()
     _counts.clear()
     _clock.update(after=spells_after, timings=0, started=None)
@@ -63,16 +74,25 @@ def slowdown() -> float:
     return _spell_factor()
 
 
-def _spell_factor() -> float:
+def _spell_factor(spells: list[tuple[float, float, float]] = SPELLS) -> float:
     """The planted spells' factor now, without counting a timing."""
     if _clock["started"] is None:
         return 1.0
     now = time.monotonic() - _clock["started"]
     factor = 1.0
-    for start, end, spell_factor in SPELLS:
+    for start, end, spell_factor in spells:
         if start <= now < end:
             factor *= spell_factor
     return factor
+
+
+def _cache_factor(graph: Path) -> float:
+    """The planted cache spells' factor for the probe and large graphs (1 for the rest)."""
+    large = CACHE["large_bytes"] is not None and Path(graph).stat().st_size >= CACHE["large_bytes"]
+    if Path(graph).stem == "cache_probe":
+        CACHE["probes"] += 1
+        large = True
+    return _spell_factor(CACHE_SPELLS) if large else 1.0
 
 
 class ScriptedSession:
@@ -92,12 +112,12 @@ class ScriptedSession:
         OTHERS["looks"] += 1
         return int(_spell_factor() != 1.0)
 
-    def _quick_time(self, graph: Path) -> dict[str, Any]:
+    def _quick_time(self, graph: Path, runs: int = 5) -> dict[str, Any]:
         QUICK["count"] += 1
-        return {"runs_ms": [BASE_MS * slowdown()] * 5}
+        return {"runs_ms": [BASE_MS * slowdown() * _cache_factor(graph)] * runs}
 
     def time(self, graph: Path) -> dict[str, Any]:
-        factor = slowdown()
+        factor = slowdown() * _cache_factor(graph)
         stem = Path(graph).stem
         index = _counts[stem]
         _counts[stem] += 1

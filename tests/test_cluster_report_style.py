@@ -47,8 +47,9 @@ def test_compute_jobs_go_through_slurm_and_device_jobs_stay_local(tmp_path):
     jobs = subprocess.run(["scontrol", "show", "jobs", "--oneliner"], capture_output=True, text=True).stdout
     ours = [line for line in jobs.splitlines() if f"WorkDir={workdir}" in line]
     rules = sorted(re.search(r"Comment=rule_([a-z0-9]+)_", line)[1] for line in ours)
-    # export (one shard), export_reference and fit; sample, benchmark and aggregate are localrules
-    assert set(rules) == {"export", "fit"} and len(rules) == 3
+    # export (one shard), export_reference, export_cache_probe and fit; sample, benchmark and
+    # aggregate are localrules
+    assert set(rules) == {"export", "fit"} and len(rules) == 4
     assert all("JobState=COMPLETED" in line for line in ours)
     assert (workdir / "results/models/host/fc.json").exists()
     assert time.time() - started < 300

@@ -7,12 +7,13 @@ import time
 
 import fake_device
 import numpy as np
+import pandas as pd
 import pytest
 
 from fdi.profile import devices
 from fdi.profile.devices import passes_wanted, run_benchmark
 from fdi.timemodel.dataset import summarise_timings
-from fdi.timings import campaign_summary, settled_pair, settled_time
+from fdi.timings import campaign_summary, pass_clean, probe_floor, settled_pair, settled_time
 
 SETTINGS = {
     "kind": "scripted",
@@ -281,3 +282,94 @@ def test_a_machine_never_free_of_other_processes_ends_within_its_budget(graphs, 
     assert report.passes_co_run == report.passes and report.graphs_co_run == 3
     assert "3 graphs' times rest on such passes" in capsys.readouterr().err
     assert summarise_timings(timings, settings).co_run.all()
+
+
+PROBED = {
+    **SETTINGS,
+    "max_passes": 6,
+    "min_pass_gap_s": 0.1,
+    "cache_probe": {"min_graph_megabytes": 1e-4, "tolerance": 0.1},
+}
+
+
+@pytest.fixture
+def large_and_small(graphs, tmp_path):
+    """a and b hold 1000 bytes (large: the probe goes before them), c 10; the cache probe graph."""
+    directory, _ = graphs
+    for name, size in (("a", 1000), ("b", 1000), ("c", 10)):
+        (directory / f"{name}.tflite").write_bytes(b"x" * size)
+    probe = tmp_path / "cache_probe.tflite"
+    probe.write_bytes(b"probe")
+    return directory, probe
+
+
+def test_a_cache_spell_the_reference_misses_is_seen_by_the_probe(large_and_small, tmp_path):
+    """Other tenants hold the shared cache (x1.4 on the probe and large graphs only) from b's
+    first pass for 0.25 s: b's first two passes agree at 1.4, so a job without the probe settles
+    it there. With the probe (its floor seen quiet before a's first pass), those passes are
+    cache-slow: b takes rounds until two clean ones, and every time is the planted quiet one."""
+    directory, probe = large_and_small
+    plant = {"cache_spells": [(0.0, 0.25, 1.4)], "large_bytes": 100, "quick": True}
+    fake_device.reset(**plant, spells_after=1)  # timings a, b, c: the clock starts at b's
+    blind = run_benchmark("dev", PROBED, directory, tmp_path / "blind.parquet")
+    assert summarise_timings(blind, PROBED).set_index("id").time_ms["b"] == pytest.approx(1.4)
+    assert fake_device.CACHE["probes"] == 0
+
+    fake_device.reset(**plant, spells_after=2)  # probe, a, probe, b, c: at b's probe
+    timings = run_benchmark("dev", PROBED, directory, tmp_path / "t.parquet", cache_probe=probe)
+    summary = summarise_timings(timings, PROBED).set_index("id")
+    assert summary.time_ms.to_dict() == pytest.approx({"a": 1.0, "b": 1.0, "c": 1.0})
+    assert not summary.co_run.any() and not summary.flagged.any()
+    components = timings[timings.role == "component"]
+    # The small graph is never probed; every pass over a large one is, and the slow ones say so.
+    assert components[components.id == "c"].cache_probe_ms.isna().all()
+    large = components[components.id != "c"]
+    assert large.cache_probe_ms.notna().all() and fake_device.CACHE["probes"] == len(large)
+    slow = large[large.cache_slow.eq(True)]
+    assert len(slow) >= 2 and slow.runs_ms.map(min).tolist() == pytest.approx([1.4] * len(slow))
+    report = campaign_summary(timings, PROBED).iloc[0]
+    assert report.passes_cache_slow == len(slow) and report.graphs_cache_slow == 0
+    assert report.passes_co_run == 0
+
+
+def test_a_job_spent_entirely_in_the_cache_slow_state_is_seen_against_the_campaigns_floor():
+    """Hand-made timings of two jobs: the first's probe runs at 1.0, the second's at 1.3 all along
+    (its own floor would call every pass clean). Read together, the second job's passes are
+    cache-slow: its graph's time rests on them, and the campaign says so."""
+
+    def job(graph, probe_ms, value):
+        return pd.DataFrame(
+            {
+                "device": "dev",
+                "id": graph,
+                "role": "component",
+                "repeat": [0, 1],
+                "runs_ms": [[value] * 3, [value * 1.01] * 3],
+                "fingerprint": "{}",
+                "cache_probe_ms": [probe_ms, probe_ms * 1.01],
+                "cache_slow": [False, False],
+            }
+        )
+
+    settings = {**SETTINGS, "cache_probe": {"min_graph_megabytes": 12, "tolerance": 0.1}}
+    quiet, slow = job("x", 1.0, 2.0), job("y", 1.3, 3.0)
+    alone = summarise_timings(slow, settings).set_index("id")
+    assert not alone.co_run["y"]  # its own floor is 1.3
+    together = summarise_timings(pd.concat([quiet, slow], ignore_index=True), settings).set_index("id")
+    assert together.co_run.to_dict() == {"x": False, "y": True}
+    assert together.time_ms["y"] == pytest.approx(3.015)  # no clean pass to rest on: all count
+    # A check job read against the campaign's probe floor, not its own.
+    checked = summarise_timings(slow, settings, floor_from=quiet).set_index("id")
+    assert checked.co_run["y"]
+    report = campaign_summary(pd.concat([quiet, slow], ignore_index=True), settings).iloc[0]
+    assert report.passes_cache_slow == 2 and report.graphs_cache_slow == 1 and report.graphs_co_run == 1
+    assert report.passes_co_run == 0
+
+
+def test_cache_flags_read_by_hand():
+    assert probe_floor([1.2, 1.0, 1.1]) == 1.0
+    assert probe_floor([float("nan"), 2.0]) == 2.0
+    assert probe_floor(list(np.linspace(1.0, 2.0, 41))) == pytest.approx(1.05)  # the 5% quantile
+    assert not pass_clean({"cache_slow": True}) and not pass_clean({"cache_slow": np.True_})
+    assert pass_clean({"cache_slow": False}) and pass_clean({"cache_slow": float("nan")}) and pass_clean({})
+    assert not pass_clean({"cache_slow": False, "others_running": 1})

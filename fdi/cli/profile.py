@@ -41,6 +41,12 @@ def cmd_export_reference(args: argparse.Namespace) -> None:
     print(f"reference graph -> {export_reference(args.out)}")
 
 
+def cmd_export_cache_probe(args: argparse.Namespace) -> None:
+    from fdi.profile.export import export_cache_probe
+
+    print(f"cache probe graph -> {export_cache_probe(args.out)}")
+
+
 def cmd_benchmark(args: argparse.Namespace) -> None:
     if args.settings.get("kind") == "host":
         from fdi.profile.devices.host import huge_pages_environment
@@ -64,7 +70,7 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
         graphs.extend(Path(line) for line in args.graph_list.read_text().split() if line)
     if not graphs:
         raise SystemExit("no graphs to benchmark: give --graphs DIR|FILE... or --graph-list FILE")
-    timings = run_benchmark(args.device, args.settings, graphs, args.out, args.reference)
+    timings = run_benchmark(args.device, args.settings, graphs, args.out, args.reference, args.cache_probe)
     components = timings[timings.role == "component"] if "role" in timings else timings
     passes = components.groupby("id").size()
     print(
@@ -121,6 +127,13 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     p.add_argument("--out", type=Path, required=True)
 
     p = add(
+        "export-cache-probe",
+        cmd_export_cache_probe,
+        "Export the fixed cache probe graph (24 MiB of FC weights) the instrument times before large graphs.",
+    )
+    p.add_argument("--out", type=Path, required=True)
+
+    p = add(
         "benchmark",
         cmd_benchmark,
         "Time .tflite graphs on one device, re-measuring until two passes agree, with a reference graph "
@@ -131,6 +144,12 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     p.add_argument("--graphs", type=Path, nargs="+", default=[], help="directories of graphs, or graph files")
     p.add_argument("--graph-list", type=Path, help="a file naming one graph per line (added to --graphs)")
     p.add_argument("--reference", type=Path, help="the reference graph timed every reference_every passes")
+    p.add_argument(
+        "--cache-probe",
+        type=Path,
+        help="the cache probe graph, timed before every pass over a graph of at least the device's "
+        "cache_probe.min_graph_megabytes (if its settings have cache_probe)",
+    )
     p.add_argument("--out", type=Path, required=True, help="Parquet file of timings")
 
     p = add("check-graphs", cmd_check_graphs, "List the test components' graphs, for the later check job.")

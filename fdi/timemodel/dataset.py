@@ -23,6 +23,7 @@ from fdi.timemodel.features import add_features
 from fdi.timings import (
     IDLE_ID,
     REFERENCE_ID,
+    cache_slow_flags,
     campaign_summary,
     kept_passes,
     pass_clean,
@@ -73,7 +74,9 @@ def _nearest_reference_drift(passes: pd.DataFrame, references: pd.DataFrame) -> 
     return drift
 
 
-def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "median") -> pd.DataFrame:
+def summarise_timings(
+    timings: pd.DataFrame, settings: dict[str, Any] | str = "median", floor_from: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per component: its time and the quality of its measurement.
 
     `time_ms` is the mean of the two fastest passes where they agree within the device's
@@ -82,8 +85,10 @@ def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "m
     component is `flagged` (never settled).
     Quality columns: `passes`, `spread` (slowest / fastest pass - 1), `settled_spread` (second
     fastest / fastest - 1 of the kept passes: the spread the time rests on), `agreed` (settled),
-    `co_run` (the time rests on a pass other processes shared: the device never gave two clean
-    ones; only passes without others running count once there are two, fdi.timings), `drift`
+    `co_run` (the time rests on a pass that was not clean: other processes shared it, or the cache
+    probe ran slow before it, and the device never gave two clean ones; only clean passes count
+    once there are two, fdi.timings; the probe's floor is taken over this frame and `floor_from`),
+    `drift`
     (the reference graph's deviation from its median nearest in time to the chosen passes, if
     one was timed: it says how the machine was, it flags nothing) and `waited_s` (time the gate
     waited before the component's passes). The first pass's run statistics are kept, and
@@ -98,7 +103,7 @@ def summarise_timings(timings: pd.DataFrame, settings: dict[str, Any] | str = "m
     cap = settings.get("max_passes")
     if "role" in timings:  # idle windows (the energy baseline) time nothing
         timings = timings[timings.role != IDLE_ID]
-    timings = timings.reset_index(drop=True)
+    timings = cache_slow_flags(timings.reset_index(drop=True), settings, floor_from)
     role = timings["role"] if "role" in timings else pd.Series("component", index=timings.index)
     stats = pd.concat([timings[["device", "id", "repeat", "fingerprint"]], _pass_statistics(timings)], axis=1)
     if stats[f"{statistic}_ms"].isna().any():
@@ -217,7 +222,7 @@ def build_dataset(
     # (Table 5 counts it as flagged).
     joined.loc[joined.flagged, "split"] = UNSETTLED_SPLIT
     if check is not None and len(check):
-        checked = summarise_timings(check, settings).set_index("id").time_ms
+        checked = summarise_timings(check, settings, floor_from=timings).set_index("id").time_ms
         joined["time_ms_check"] = joined.id.map(checked)
     else:
         joined["time_ms_check"] = np.nan

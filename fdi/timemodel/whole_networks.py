@@ -163,7 +163,9 @@ def networks_table(
         measured = summarise_timings(device_timings, device_settings[device]).set_index("id")
         check = checks.get(device)
         checked = (
-            summarise_timings(check, device_settings[device]).set_index("id").time_ms
+            summarise_timings(check, device_settings[device], floor_from=device_timings)
+            .set_index("id")
+            .time_ms
             if check is not None and len(check)
             else pd.Series(dtype=float)
         )

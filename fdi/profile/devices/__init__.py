@@ -22,7 +22,17 @@ from tqdm import tqdm
 
 from fdi.atomic import replacing
 from fdi.profile.devices.energy_probes import energy_settings, open_probe
-from fdi.timings import IDLE_ID, REFERENCE_ID, campaign_summary, pass_clean, pass_value, passes_wanted
+from fdi.timings import (
+    CACHE_PROBE_COLUMN,
+    CACHE_SLOW_COLUMN,
+    IDLE_ID,
+    REFERENCE_ID,
+    campaign_summary,
+    pass_clean,
+    pass_value,
+    passes_wanted,
+    probe_floor,
+)
 
 __all__ = [
     "IDLE_ID",
@@ -49,6 +59,10 @@ GATE_LONGEST_WAIT_S = 4.0
 GATE_SHORTEST_WAIT_S = 0.01  # a wait the limits leave shorter than this is not taken
 GATE_FLOOR_QUANTILE = 0.05  # of the reference's timings: its quiet state, once ...
 GATE_FLOOR_AFTER = 20  # ... it has been timed this often (before: its fastest)
+# The cache probe's invocations in one quick timing (its fastest counts). After a pass over a
+# 14-60 MiB graph the probe's weights take several runs to be cache-resident again: the fastest
+# of its first 5 runs was 1.21x its floor at the median here, of 10 1.04x, of 15 1.03x (max 1.05x).
+CACHE_PROBE_RUNS = 15
 
 
 def _partial_path(out: Path) -> Path:
@@ -78,6 +92,7 @@ def run_benchmark(
     graphs: Path | list[Path],
     out: Path,
     reference: Path | None = None,
+    cache_probe: Path | None = None,
 ) -> pd.DataFrame:
     """Time every graph (a directory of `.tflite`, or a list) on one device; write Parquet.
 
@@ -94,6 +109,13 @@ def run_benchmark(
     with a `quick_time(graph)` method (the host: a kept interpreter, a few invocations) times the
     reference cheaply; others take a full pass. Each component row records `waited_s` and
     `gate_ratio` (the reference's last timing over its floor).
+
+    If `cache_probe` is given and the device's settings have `cache_probe`, that fixed graph is
+    timed (its fastest of a few runs) just before every pass over a graph file of at least
+    `min_graph_megabytes`: the pass records `cache_probe_ms`, and `cache_slow` where the probe ran
+    more than `tolerance` over its floor in this job. Such a pass is not clean (fdi.timings): the
+    graph takes further rounds until two clean passes, up to `max_passes`. Nothing waits for the
+    cache: its slow state lasts minutes here, longer than any wait a job can afford.
 
     Every row carries the device name, its fingerprint (as JSON) and its wall-clock window (UTC
     seconds since the epoch). Timings are checkpointed beside `out` as they are taken (at most
@@ -129,7 +151,8 @@ def run_benchmark(
         return _finish(records, out, partial, device, settings)
     try:
         passes = (values, clean)
-        _measure(module, device, settings, settings_json, graph_list, passes, records, partial, reference)
+        references = (reference, cache_probe)
+        _measure(module, device, settings, settings_json, graph_list, passes, records, partial, references)
     except BaseException:
         if records:  # keep every timing taken, whatever stopped the job
             _save_partial(records, partial)
@@ -146,10 +169,11 @@ def _measure(
     passes: tuple[dict[str, list[float]], dict[str, list[bool]]],
     records: list[dict[str, Any]],
     partial: Path,
-    reference: Path | None,
+    references: tuple[Path | None, Path | None],
 ) -> None:
     """The rounds of passes (see run_benchmark); appends to `records` and `passes` in place."""
     values, clean = passes
+    reference, cache_probe = references
     statistic = settings.get("statistic", "median")
     every = int(settings.get("reference_every", 0) or 0)
 
@@ -220,10 +244,35 @@ def _measure(
         looks = settings.get("wait_for_others", settings.get("kind") == "host")
         others = getattr(session, "others_running", None) if looks else None
 
+        probe_time = getattr(session, "quick_time", None)  # else a full pass
+        probe_settings = settings.get("cache_probe") or {}
+        probing = cache_probe is not None and bool(probe_settings)
+        probe_min_bytes = float(probe_settings.get("min_graph_megabytes", 0.0)) * 2**20
+        probe_times = [
+            float(r[CACHE_PROBE_COLUMN])
+            for r in records
+            if r.get(CACHE_PROBE_COLUMN) is not None and not np.isnan(r[CACHE_PROBE_COLUMN])
+        ]
+
+        def probe_cache(graph: Path) -> dict[str, Any]:
+            """The cache probe just before a pass over a large graph: its time, and whether it
+            ran more than the tolerance over its floor in this job so far."""
+            if not probing or graph.stat().st_size < probe_min_bytes:
+                return {}
+            timing = (
+                probe_time(Path(cache_probe), runs=CACHE_PROBE_RUNS)
+                if probe_time
+                else session.time(Path(cache_probe))
+            )
+            probe_times.append(pass_value(timing, "min"))
+            slow = probe_times[-1] > probe_floor(probe_times) * (1 + float(probe_settings["tolerance"]))
+            return {CACHE_PROBE_COLUMN: probe_times[-1], CACHE_SLOW_COLUMN: slow}
+
         def component_timer(graph: Path) -> dict[str, Any]:
             """One pass; where `others` can tell, the most other processes seen running just
-            before it (the gate's last look) or just after it."""
-            timing = session.time(graph)
+            before it (the gate's last look) or just after it; the cache probe just before it."""
+            probed = probe_cache(graph)
+            timing = {**session.time(graph), **probed}
             if others is not None:
                 timing["others_running"] = max(gate.others, others())
             return timing
@@ -376,6 +425,11 @@ def _report(timings: pd.DataFrame, device: str, settings: dict[str, Any]) -> Non
             f"(no two clean ones within {settings.get('max_passes')} passes): run nothing else beside "
             "a campaign",
             file=sys.stderr if row.graphs_co_run else sys.stdout,
+        )
+    if row.passes_cache_slow:
+        print(
+            f"{device}: the cache probe ran slow before {row.passes_cache_slow} passes (other tenants held "
+            f"part of the shared cache); {row.graphs_cache_slow} graphs' times rest on such passes"
         )
     if row.unsettled:
         names = row.unsettled_ids.split()

@@ -136,13 +136,13 @@ class HostSession:
             return 0
         return max(0, min(looks) - int(self.settings["threads"]))
 
-    def quick_time(self, graph: Path) -> dict[str, Any]:
+    def quick_time(self, graph: Path, runs: int = QUICK_RUNS) -> dict[str, Any]:
         """A few invocations of an interpreter kept for the session (warm after its first use):
         about a millisecond for the reference graph, cheap enough to gate every pass."""
         if graph not in self._kept:
             self._kept[graph] = prepared_interpreter(graph, self.settings["threads"])
             self._kept[graph].invoke()
-        return {"runs_ms": timed_invocations(self._kept[graph], QUICK_RUNS)}
+        return {"runs_ms": timed_invocations(self._kept[graph], runs)}
 
     def time(self, graph: Path) -> dict[str, Any]:
         settings = self.settings
