@@ -70,13 +70,27 @@ def fit_op_models(dataset: pd.DataFrame) -> dict[str, tuple[float, float]]:
 WARM_CAPS_MB: tuple[float | None, ...] = (None, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0)
 
 
+def network_layers(structures: pd.DataFrame) -> pd.DataFrame:
+    """Every layer of every network, in network order, with its features: columns `network`,
+    `order`, `name`, `kind`, the features of its kind and `weight_mb` (float32 weights, MB).
+    Features are computed once per layer kind over all networks (one frame, not one per layer)."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for network in structures.itertuples():
+        for order, layer in enumerate(layers(network.family, json.loads(network.widths))):
+            by_kind.setdefault(layer["layer"], []).append({"network": network.id, "order": order, **layer})
+    frames = []
+    for kind, rows in by_kind.items():
+        part = pd.DataFrame(rows)
+        featured = add_features(part.drop(columns=["network", "order", "name"]), kind)
+        frames.append(part[["network", "order", "name"]].assign(kind=kind).join(featured))
+    frame = pd.concat(frames, ignore_index=True).sort_values(["network", "order"], kind="stable")
+    return frame.reset_index(drop=True).assign(weight_mb=lambda f: 4 * f.param_size.astype(float) / 1e6)
+
+
 def layer_megabytes(family: str, widths: list[int]) -> list[float]:
     """Each layer's float32 weights (its param_size), in MB, in network order."""
-    out = []
-    for layer in layers(family, widths):
-        frame = pd.DataFrame([{k: v for k, v in layer.items() if k != "name"}])
-        out.append(4 * int(add_features(frame, layer["layer"]).param_size.iloc[0]) / 1e6)
-    return out
+    one = pd.DataFrame([{"id": "one", "family": family, "widths": json.dumps(widths)}])
+    return network_layers(one).weight_mb.tolist()
 
 
 def warm_megabytes(layer_mb: pd.Series, cap: float | None) -> pd.Series:
@@ -127,6 +141,25 @@ def choose_warm_cap(calibration: pd.DataFrame) -> float | None:
     return next(cap for cap, score in zip(WARM_CAPS_MB, scores, strict=True) if score <= best + 1e-9)
 
 
+def predicted_layers(frame: pd.DataFrame, models: dict[str, TreeLinearRegressor]) -> pd.Series:
+    """Each row of a network_layers frame predicted by its kind's model (one call per kind)."""
+    predicted = pd.Series(np.nan, index=frame.index)
+    for kind, part in frame.groupby("kind"):
+        predicted[part.index] = models[kind].predict(part)
+    return predicted
+
+
+def predicted_ops(family: str, widths: list[int], op_models: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """The network's other ops (fdi.profile.families.other_ops): name, kind and predicted ms."""
+    rows = []
+    for op in other_ops(family, widths):
+        per_element, per_call = op_models.get(op["op"], (np.nan, np.nan))
+        rows.append(
+            {"name": op["name"], "kind": op["op"], "predicted_ms": per_element * op["elements"] + per_call}
+        )
+    return pd.DataFrame(rows, columns=["name", "kind", "predicted_ms"])
+
+
 def predict_network(
     family: str,
     widths: list[int],
@@ -134,19 +167,9 @@ def predict_network(
     op_models: dict[str, tuple[float, float]],
 ) -> pd.DataFrame:
     """Per layer and op of one network: name, kind and predicted ms."""
-    rows = []
-    for layer in layers(family, widths):
-        kind = layer["layer"]
-        frame = add_features(pd.DataFrame([{k: v for k, v in layer.items() if k != "name"}]), kind)
-        rows.append(
-            {"name": layer["name"], "kind": kind, "predicted_ms": float(models[kind].predict(frame)[0])}
-        )
-    for op in other_ops(family, widths):
-        per_element, per_call = op_models.get(op["op"], (np.nan, np.nan))
-        rows.append(
-            {"name": op["name"], "kind": op["op"], "predicted_ms": per_element * op["elements"] + per_call}
-        )
-    return pd.DataFrame(rows)
+    one = network_layers(pd.DataFrame([{"id": "one", "family": family, "widths": json.dumps(list(widths))}]))
+    layer_rows = one[["name", "kind"]].assign(predicted_ms=predicted_layers(one, models))
+    return pd.concat([layer_rows, predicted_ops(family, widths, op_models)], ignore_index=True)
 
 
 def networks_table(
@@ -159,6 +182,8 @@ def networks_table(
 ) -> pd.DataFrame:
     """One row per device and network: measured, check, noise, predicted (layers, ops), error."""
     rows = []
+    all_layers = network_layers(structures)
+    layer_mb_of = all_layers.groupby("network", sort=False).weight_mb.agg(list)
     for device, device_timings in timings.items():
         measured = summarise_timings(device_timings, device_settings[device]).set_index("id")
         check = checks.get(device)
@@ -170,14 +195,16 @@ def networks_table(
             else pd.Series(dtype=float)
         )
         op_models = fit_op_models(datasets[device])
+        missing = [network for network in structures.id if network not in measured.index]
+        if missing:
+            raise ValueError(f"device {device!r}: network {missing[0]} has no timing")
+        predicted = predicted_layers(all_layers, models[device])
+        layers_ms = predicted.groupby(all_layers.network).sum()
         device_rows = []
         for network in structures.itertuples():
-            if network.id not in measured.index:
-                raise ValueError(f"device {device!r}: network {network.id} has no timing")
-            widths = json.loads(network.widths)
-            layer_mb = layer_megabytes(network.family, widths)
-            parts = predict_network(network.family, widths, models[device], op_models)
-            layer_ms = float(parts.predicted_ms[parts.kind.isin(["fc", "cnn", "gru", "lstm"])].sum())
+            layer_mb = layer_mb_of[network.id]
+            ops_ms = predicted_ops(network.family, json.loads(network.widths), op_models).predicted_ms.sum()
+            layer_ms = float(layers_ms[network.id])
             time_ms = float(measured.time_ms[network.id])
             check_ms = float(checked.get(network.id, np.nan))
             device_rows.append(
@@ -193,7 +220,7 @@ def networks_table(
                     "check_ms": check_ms,
                     "noise_pct": 100 * abs(check_ms - time_ms) / time_ms,
                     "predicted_layers_ms": layer_ms,
-                    "predicted_ops_ms": float(parts.predicted_ms.sum()) - layer_ms,
+                    "predicted_ops_ms": float(ops_ms),
                     "passes": int(measured.passes[network.id]),
                     "flagged": bool(measured.flagged[network.id]),
                 }
