@@ -1,0 +1,128 @@
+"""What a pass waits for and what is looked at just before it: the reference gate and the
+other processes (Gate), and the shared cache's state (CacheProbe). Both serve
+fdi.profile.devices.run_benchmark; the vocabulary of clean passes is fdi.timings'."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fdi.timings import CACHE_PROBE_COLUMN, CACHE_SLOW_COLUMN, pass_value, probe_floor
+
+GATE_FIRST_WAIT_S = 0.25  # the gate's first wait; it doubles up to GATE_LONGEST_WAIT_S
+GATE_LONGEST_WAIT_S = 4.0
+GATE_SHORTEST_WAIT_S = 0.01  # a wait the limits leave shorter than this is not taken
+GATE_FLOOR_QUANTILE = 0.05  # of the reference's timings: its quiet state, once ...
+GATE_FLOOR_AFTER = 20  # ... it has been timed this often (before: its fastest)
+# The cache probe's invocations in one quick timing (its fastest counts). After a pass over a
+# 14-60 MiB graph the probe's weights take several runs to be cache-resident again: the fastest
+# of its first 5 runs was 1.21x its floor at the median here, of 10 1.04x, of 15 1.03x (max 1.05x).
+CACHE_PROBE_RUNS = 15
+
+
+class Gate:
+    """What a pass waits for. The reference graph: its floor in the job is the machine's quiet
+    state, and a timing more than `gate_tolerance` above it means a spell the OS does not show.
+    Other processes running (where the device can tell): a spell the OS does show. Both are
+    waited out, within `gate_max_wait_s` before one pass and a job's budget of `wait_budget_s`;
+    while other processes run, the budget also grows by `wait_budget_share` of the time spent
+    measuring so far (so a job on a machine busy a third of the time can wait all of it out, and
+    one never free of other processes at most doubles). The reference's waits get no such share:
+    on this project's VM longer waits for it chased a second, faster speed of the machine and
+    did not make the tables better (docs/results/2026-11-30-others-gate.md)."""
+
+    def __init__(self, settings: dict[str, Any], kept: list[dict[str, Any]], statistic: str) -> None:
+        tolerance = settings.get("gate_tolerance")
+        self.tolerance = None if tolerance is None else float(tolerance)
+        self.max_wait_s = float(settings.get("gate_max_wait_s", 30.0))
+        self.budget_s = float(settings.get("wait_budget_s", 300.0))
+        self.budget_share = float(settings.get("wait_budget_share", 0.0) or 0.0)
+        self.started = time.monotonic()
+        self.spent_s = 0.0
+        self.values = [pass_value(r, statistic) for r in kept]
+        self.count = len(self.values)
+        self.others = 0  # other processes seen running at the last look
+
+    @property
+    def budget_left_s(self) -> float:
+        """Seconds the job may still wait; more while other processes are running."""
+        measuring = max(0.0, time.monotonic() - self.started - self.spent_s)
+        share = self.budget_share if self.others > 0 else 0.0
+        return self.budget_s + share * measuring - self.spent_s
+
+    def add(self, value: float) -> None:
+        self.values.append(value)
+        self.count += 1
+
+    @property
+    def floor(self) -> float:
+        """The machine's quiet state: the fastest reference timing while there are few, then
+        their GATE_FLOOR_QUANTILE (one rare fast timing must not make every other one a spell)."""
+        if len(self.values) < GATE_FLOOR_AFTER:
+            return min(self.values)
+        return float(np.quantile(self.values, GATE_FLOOR_QUANTILE))
+
+    @property
+    def ratio(self) -> float:
+        """The last reference timing over the floor (NaN before any)."""
+        return self.values[-1] / self.floor if self.values else float("nan")
+
+    def _spell(self, time_reference: Any, others: Any) -> bool:
+        """Whether the machine is in a spell by the last looks (the reference only if just timed)."""
+        if others is not None:
+            self.others = others()
+        slow = time_reference is not None and self.tolerance is not None and self.ratio > 1 + self.tolerance
+        return slow or self.others > 0
+
+    def wait_out_spell(self, time_reference: Any, others: Any = None) -> float:
+        """Wait while the reference (if `time_reference` is given: it was just timed) runs slow
+        or `others()` sees other processes running, within the limits; the seconds waited."""
+        waited, pause = 0.0, GATE_FIRST_WAIT_S
+        while self._spell(time_reference, others):
+            pause = min(pause, self.max_wait_s - waited, self.budget_left_s)
+            if pause < GATE_SHORTEST_WAIT_S:  # a limit reached
+                break
+            slept = time.monotonic()
+            time.sleep(pause)
+            slept = time.monotonic() - slept  # what the sleep really took counts, not what was asked
+            waited += slept
+            self.spent_s += slept
+            pause = min(2 * pause, GATE_LONGEST_WAIT_S)
+            if time_reference is not None:
+                time_reference()
+        return waited
+
+
+class CacheProbe:
+    """The cache probe before a pass over a large graph (run_benchmark): its time, and whether
+    it ran more than `cache_probe.tolerance` over its floor in this job so far. Off unless the
+    device's settings have `cache_probe` and a probe graph is given."""
+
+    def __init__(
+        self, settings: dict[str, Any], graph: Path | None, kept: list[dict[str, Any]], session: Any
+    ) -> None:
+        self.settings = settings.get("cache_probe") or {}
+        self.graph = None if graph is None or not self.settings else Path(graph)
+        self.min_bytes = float(self.settings.get("min_graph_megabytes", 0.0)) * 2**20
+        self.session = session
+        # its timings in this job so far, those an interrupted run kept included
+        self.times = [
+            float(r[CACHE_PROBE_COLUMN])
+            for r in kept
+            if r.get(CACHE_PROBE_COLUMN) is not None and not np.isnan(r[CACHE_PROBE_COLUMN])
+        ]
+
+    def before(self, graph: Path) -> dict[str, Any]:
+        """The probe's columns for a pass over `graph` about to be taken ({} if not probed)."""
+        if self.graph is None or graph.stat().st_size < self.min_bytes:
+            return {}
+        quick_time = getattr(self.session, "quick_time", None)  # else a full pass
+        timing = (
+            quick_time(self.graph, runs=CACHE_PROBE_RUNS) if quick_time else self.session.time(self.graph)
+        )
+        self.times.append(pass_value(timing, "min"))
+        slow = self.times[-1] > probe_floor(self.times) * (1 + float(self.settings["tolerance"]))
+        return {CACHE_PROBE_COLUMN: self.times[-1], CACHE_SLOW_COLUMN: slow}
