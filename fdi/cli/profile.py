@@ -36,15 +36,15 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_export_reference(args: argparse.Namespace) -> None:
-    from fdi.profile.export import export_reference
+    from fdi.profile.export import export_fixed_graph
 
-    print(f"reference graph -> {export_reference(args.out)}")
+    print(f"reference graph -> {export_fixed_graph('reference', args.out)}")
 
 
 def cmd_export_cache_probe(args: argparse.Namespace) -> None:
-    from fdi.profile.export import export_cache_probe
+    from fdi.profile.export import export_fixed_graph
 
-    print(f"cache probe graph -> {export_cache_probe(args.out)}")
+    print(f"cache probe graph -> {export_fixed_graph('cache_probe', args.out)}")
 
 
 def cmd_benchmark(args: argparse.Namespace) -> None:

@@ -238,18 +238,19 @@ def measure_graphs(
     graphs: list[Path], device: str, settings: dict[str, Any], out_dir: Path, log: Callable[[str], None]
 ) -> dict[str, dict[str, Any]]:
     """{graph stem: time_ms, settled} on `device` by fdi's instrument, in its own process (it loads
-    LiteRT only, as every benchmark job does), gated by the reference graph."""
+    LiteRT only, as every benchmark job does), with the reference graph and the cache probe."""
     import subprocess
     import sys
 
     import pandas as pd
 
-    from fdi.profile.export import export_reference
+    from fdi.profile.export import export_fixed_graph
     from fdi.timemodel.dataset import summarise_timings
 
-    reference = out_dir / "reference.tflite"
-    if not reference.exists():
-        export_reference(reference)
+    fixed = {name: out_dir / f"{name}.tflite" for name in ("reference", "cache_probe")}
+    for name, path in fixed.items():
+        if not path.exists():
+            export_fixed_graph(name, path)
     out = out_dir / f"timings-{device}.parquet"
     log(f"timing {len(graphs)} graphs on {device} -> {out}")
     command = [
@@ -262,7 +263,8 @@ def measure_graphs(
         "--settings",
         json.dumps(settings),
     ]
-    command += ["--graphs", *map(str, graphs), "--reference", str(reference), "--out", str(out)]
+    command += ["--graphs", *map(str, graphs), "--reference", str(fixed["reference"])]
+    command += ["--cache-probe", str(fixed["cache_probe"]), "--out", str(out)]
     subprocess.run(command, check=True)
     timings = pd.read_parquet(out)
     if "role" in timings:

@@ -55,6 +55,7 @@ REFERENCE_COMPONENT = {
 # whose 24 MiB of weights fill most of this project's hosts' 32 MiB shared L3, so it runs slow
 # exactly when other tenants hold part of that cache (docs/instrument.md). Fixed like the reference.
 CACHE_PROBE_COMPONENT = {"id": "cache_probe", "layer": "fc", "in_dim": 2048, "out_dim": 3072}
+FIXED_GRAPHS = {"reference": REFERENCE_COMPONENT, "cache_probe": CACHE_PROBE_COMPONENT}
 
 
 def build_keras_model(component: dict[str, Any]) -> Any:
@@ -333,19 +334,10 @@ def export_shard(structures: pd.DataFrame, out_dir: str | Path, log: Any = print
     return paths
 
 
-def export_reference(out: str | Path) -> Path:
-    """Write the fixed reference graph (REFERENCE_COMPONENT) to `out`."""
+def export_fixed_graph(name: str, out: str | Path) -> Path:
+    """Write one of the instrument's fixed graphs (FIXED_GRAPHS: "reference", "cache_probe") to `out`."""
     _quiet_tensorflow()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(to_tflite(build_keras_model(REFERENCE_COMPONENT)))
-    return out
-
-
-def export_cache_probe(out: str | Path) -> Path:
-    """Write the fixed cache probe graph (CACHE_PROBE_COMPONENT) to `out`."""
-    _quiet_tensorflow()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(to_tflite(build_keras_model(CACHE_PROBE_COMPONENT)))
+    out.write_bytes(to_tflite(build_keras_model(FIXED_GRAPHS[name])))
     return out
