@@ -41,8 +41,8 @@ import pandas as pd
 REFERENCE_ID = "reference"  # the id under which the reference graph's timings (the gate) are stored
 CACHE_PROBE_COLUMN = "cache_probe_ms"  # the cache probe's time just before a pass (NaN: not probed)
 CACHE_SLOW_COLUMN = "cache_slow"  # whether that probe says the shared cache was not ours
-PROBE_FLOOR_QUANTILE = 0.05  # the probe's floor: this quantile of its timings, once ...
-PROBE_FLOOR_AFTER = 20  # ... it has been timed this often (before: its fastest)
+FLOOR_QUANTILE = 0.05  # a fixed graph's quiet time (the reference's, the probe's): this quantile ...
+FLOOR_AFTER = 20  # ... of its timings once it has been timed this often (before: its fastest)
 IDLE_ID = "idle"  # the id and role of the idle windows recorded as the energy baseline
 
 
@@ -136,16 +136,17 @@ def _flag(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and np.isnan(value)) and bool(value)
 
 
-def probe_floor(probe_ms: Any) -> float:
-    """The cache probe's quiet time from its timings: the fastest while there are few, then their
-    PROBE_FLOOR_QUANTILE (one rare fast timing must not make every other pass cache-slow)."""
-    values = np.asarray(probe_ms, dtype=float)
+def quiet_floor(timings_ms: Any) -> float:
+    """A fixed graph's quiet time from its timings (the reference's, the cache probe's): the
+    fastest while there are few, then their FLOOR_QUANTILE (one rare fast timing must not make
+    every other moment a spell). NaNs are skipped."""
+    values = np.asarray(timings_ms, dtype=float)
     values = values[~np.isnan(values)]
     if not len(values):
         return float("nan")
-    if len(values) < PROBE_FLOOR_AFTER:
+    if len(values) < FLOOR_AFTER:
         return float(values.min())
-    return float(np.quantile(values, PROBE_FLOOR_QUANTILE))
+    return float(np.quantile(values, FLOOR_QUANTILE))
 
 
 def cache_slow_flags(
@@ -163,7 +164,7 @@ def cache_slow_flags(
     slow = pd.Series(np.nan, index=timings.index, dtype=object)
     for device, group in timings.groupby("device"):
         probed = group[CACHE_PROBE_COLUMN].astype(float)
-        floor = probe_floor(pool.loc[pool.device == device].get(CACHE_PROBE_COLUMN, pd.Series(dtype=float)))
+        floor = quiet_floor(pool.loc[pool.device == device].get(CACHE_PROBE_COLUMN, pd.Series(dtype=float)))
         judged = probed.notna()
         slow[judged[judged].index] = (probed[judged] > floor * (1 + float(tolerance))).to_numpy()
     timings[CACHE_SLOW_COLUMN] = slow

@@ -10,13 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from fdi.timings import CACHE_PROBE_COLUMN, CACHE_SLOW_COLUMN, pass_value, probe_floor
+from fdi.timings import CACHE_PROBE_COLUMN, CACHE_SLOW_COLUMN, pass_value, quiet_floor
 
 GATE_FIRST_WAIT_S = 0.25  # the gate's first wait; it doubles up to GATE_LONGEST_WAIT_S
 GATE_LONGEST_WAIT_S = 4.0
 GATE_SHORTEST_WAIT_S = 0.01  # a wait the limits leave shorter than this is not taken
-GATE_FLOOR_QUANTILE = 0.05  # of the reference's timings: its quiet state, once ...
-GATE_FLOOR_AFTER = 20  # ... it has been timed this often (before: its fastest)
 # The cache probe's invocations in one quick timing (its fastest counts). After a pass over a
 # 14-60 MiB graph the probe's weights take several runs to be cache-resident again: the fastest
 # of its first 5 runs was 1.21x its floor at the median here, of 10 1.04x, of 15 1.03x (max 1.05x).
@@ -59,11 +57,8 @@ class Gate:
 
     @property
     def floor(self) -> float:
-        """The machine's quiet state: the fastest reference timing while there are few, then
-        their GATE_FLOOR_QUANTILE (one rare fast timing must not make every other one a spell)."""
-        if len(self.values) < GATE_FLOOR_AFTER:
-            return min(self.values)
-        return float(np.quantile(self.values, GATE_FLOOR_QUANTILE))
+        """The machine's quiet state by the reference (fdi.timings.quiet_floor)."""
+        return quiet_floor(self.values)
 
     @property
     def ratio(self) -> float:
@@ -124,5 +119,5 @@ class CacheProbe:
             quick_time(self.graph, runs=CACHE_PROBE_RUNS) if quick_time else self.session.time(self.graph)
         )
         self.times.append(pass_value(timing, "min"))
-        slow = self.times[-1] > probe_floor(self.times) * (1 + float(self.settings["tolerance"]))
+        slow = self.times[-1] > quiet_floor(self.times) * (1 + float(self.settings["tolerance"]))
         return {CACHE_PROBE_COLUMN: self.times[-1], CACHE_SLOW_COLUMN: slow}
