@@ -21,6 +21,7 @@ include: "rules/baselines.smk"
 include: "rules/evaluate.smk"
 include: "rules/registry.smk"
 include: "rules/networks.smk"
+include: "rules/zoo.smk"
 include: "rules/localmin.smk"
 include: "rules/tasks.smk"
 include: "rules/compress.smk"
@@ -38,6 +39,7 @@ rule all:
         "results/figures/fig2.png",
         expand("results/registry/{device}.json", device=DEVICES),
         "results/tables/networks.csv" if NETWORK_SCOPES else [],
+        PLAN.zoo_tables(),
 
 
 rule paper:

@@ -9,6 +9,7 @@ params functions; anything with the wildcards' attributes will do.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -44,6 +45,8 @@ class Plan:
         # Scopes whose components go into each device's dataset, and the whole-network scopes.
         self.scopes = self.layers + self.families + (["sweep"] if "sweep" in config else [])
         self.network_scopes = [f"{space.FAMILY_PREFIX}{family}" for family in config.get("networks", {})]
+        # The zoo (fdi.profile.zoo): its ops train the op models, its networks check them.
+        self.zoo_scopes = [space.ZOO_SCOPE] if space.ZOO_SCOPE in config else []
         self.adaptive = config.get("adaptive", {"rounds": 0})
         self.rounds = int(self.adaptive["rounds"])
         self.localmin = config.get("localmin", {"modes": ["paper", "staircase"], "limit": "next_pow2"})
@@ -223,6 +226,25 @@ class Plan:
 
     def network_timing_files(self, wildcards: Any) -> list[str]:
         return self.device_timing_files(wildcards.device, self.network_scopes)
+
+    def zoo_timing_files(self, wildcards: Any) -> list[str]:
+        return self.device_timing_files(wildcards.device, self.zoo_scopes)
+
+    def op_model_files(self, wildcards: Any) -> list[str]:
+        """The device's op models, where the config has a zoo to fit them on."""
+        return [f"results/models/{wildcards.device}/ops.json"] if self.zoo_scopes else []
+
+    @staticmethod
+    def option(flag: str, paths: list[str]) -> str:
+        """`flag 'path'...` for an optional input (shell-quoted), or nothing without one."""
+        return " ".join([flag, *(shlex.quote(str(path)) for path in paths)]) if paths else ""
+
+    def zoo_tables(self) -> list[str]:
+        return (
+            [f"results/tables/zoo/{device}.{ext}" for device in self.devices for ext in ("csv", "md")]
+            if self.zoo_scopes
+            else []
+        )
 
     def adaptive_structure_files(self, device: str, rounds: int) -> list[str]:
         return [f"results/structures/{device}/adaptive{r}.parquet" for r in range(1, rounds + 1)]

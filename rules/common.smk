@@ -8,6 +8,7 @@ validate(config, "../config/config.schema.yaml")
 
 PLAN = Plan(config, cores=lambda: workflow.cores)
 LAYERS, SCOPES, NETWORK_SCOPES = PLAN.layers, PLAN.scopes, PLAN.network_scopes
+ZOO_SCOPES = PLAN.zoo_scopes
 DEVICES, TASKS, ROUNDS = PLAN.devices, PLAN.tasks, PLAN.rounds
 TASK_DATA_DIR = config["task_data_dir"]
 
@@ -22,7 +23,7 @@ DEVICE_RESOURCES = {
 
 
 wildcard_constraints:
-    scope="|".join(SCOPES + NETWORK_SCOPES),
+    scope="|".join(SCOPES + NETWORK_SCOPES + ZOO_SCOPES),
     layer="fc|cnn|gru|lstm",
     device="[A-Za-z][A-Za-z0-9_]*",
     shard=r"\d+",

@@ -4,6 +4,7 @@ rule register:
     input:
         dataset="results/dataset/{device}.parquet",
         models=expand("results/models/{{device}}/{layer}.json", layer=LAYERS),
+        op_models=PLAN.op_model_files,
     output:
         "results/registry/{device}.json",
     log:
@@ -14,6 +15,8 @@ rule register:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        op_models=lambda wildcards, input: PLAN.option("--op-models", input.op_models),
     shell:
         "fdi register --device {wildcards.device} --dataset {input.dataset:q} --models {input.models:q}"
-        " --out {output:q} > {log:q} 2>&1"
+        " {params.op_models} --out {output:q} > {log:q} 2>&1"

@@ -230,3 +230,28 @@ def test_the_mse_baseline_is_not_refitted_where_it_is_the_time_model(plan):
     ]
     config["time_model"]["grid"] = {"loss": ["squared", "relative"]}  # CV may choose another loss
     assert Plan(config).mse_is_time_model(["fc", "gru"]) == []
+
+
+def test_a_zoo_adds_its_shards_op_models_and_tables_per_device():
+    config = copy.deepcopy(CONFIG)
+    assert Plan(config).zoo_scopes == [] and Plan(config).zoo_tables() == []
+    assert Plan(config).op_model_files(W(device="host")) == []
+    config["zoo"] = {
+        "sample": ["lenet5-28", "mobilenet-32-a0.25", "kws_cnn-20"],
+        "test": ["lenet5-36"],
+        "networks_per_shard": 3,
+    }
+    zoo = Plan(config)
+    assert zoo.zoo_scopes == ["zoo"] and "zoo" not in zoo.scopes  # no layer rows in the dataset
+    assert zoo.zoo_timing_files(W(device="pixel")) == [
+        "results/timings/pixel/zoo/0.parquet",
+        "results/timings/pixel/zoo/1.parquet",
+    ]
+    assert zoo.op_model_files(W(device="host")) == ["results/models/host/ops.json"]
+    assert zoo.zoo_tables() == [
+        f"results/tables/zoo/{d}.{e}" for d in ("host", "pixel") for e in ("csv", "md")
+    ]
+    assert (
+        Plan.option("--op-models", ["a b/ops.json"]) == "--op-models 'a b/ops.json'"
+        and Plan.option("--x", []) == ""
+    )

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -43,8 +44,10 @@ def small_network(tmp_path_factory):
     return folder
 
 
-def predict(*args):
-    return subprocess.run([sys.executable, "-m", "fdi.cli", "predict", *args], capture_output=True, text=True)
+def predict(*args, by: str = "layers"):
+    """`fdi predict`, by default with Table 2's layer models (the tiny run's entry also has op models)."""
+    command = [sys.executable, "-m", "fdi.cli", "predict", "--by", by, *args]
+    return subprocess.run(command, capture_output=True, text=True)
 
 
 def test_registry_entry_is_keyed_by_device_type_os_and_runtime(tiny_run):
@@ -184,3 +187,48 @@ def test_unknown_device_says_how_to_make_a_model(tiny_run, small_network):
     with pytest.raises(NoTimeModelError):
         load_entry(tiny_run / "results/registry", device="pixel8")
     assert json.loads((tiny_run / "results/registry/host.json").read_text())["format"] == "fdi.registry/1"
+
+
+def test_op_models_fitted_on_the_zoo_price_every_op_and_predict_takes_the_tables_path(tiny_run):
+    """The registry carries the op models the workflow fitted; the zoo table prices every op of
+    its networks; `fdi predict` on a zoo network's graph gives the table's total (one path)."""
+    artifact = json.loads((tiny_run / "results/models/host/ops.json").read_text())
+    entry = json.loads((tiny_run / "results/registry/host.json").read_text())
+    assert entry["op_kinds"] == artifact
+    kinds = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MEAN", "MAX_POOL_2D", "SOFTMAX"}
+    assert kinds <= set(artifact["kinds"])
+    assert artifact["kinds"]["CONV_2D"]["model"]["params"]["fit_columns"][0].startswith("padded_flops")
+    assert artifact["in_network"]["call_ms"] > 0 and artifact["in_network"]["ms_per_mb"] >= 0
+    table = pd.read_csv(tiny_run / "results/tables/zoo/host.csv")
+    networks = ["lenet5-28", "kws_cnn-20", "mobilenet_v2-32-a0.35", "mobilenet-32-a0.25", "lenet5-36"]
+    assert sorted(table.network) == sorted([*networks, "mobilenet_v2-40-a0.35"])
+    assert (table.ops_priced_pct == 100).all() and (table.measured_ms > 0).all()
+    assert set(table[table.role == "test"].network) == {"lenet5-36", "mobilenet_v2-40-a0.35"}
+    [graph] = (tiny_run / "results/graphs/zoo").glob("*/zoo-mobilenet_v2-40-a0.35.tflite")
+    registry = str(tiny_run / "results/registry")
+    result = predict("--device", "host", "--registry", registry, str(graph), by="ops")
+    assert result.returncode == 0, result.stderr
+    total = float(re.search(r"total predicted time: ([0-9.e+-]+) ms", result.stdout).group(1))
+    expected = table.set_index("network").predicted_ms["mobilenet_v2-40-a0.35"]
+    assert total == pytest.approx(expected, rel=1e-3)
+    assert "(in-network term)" in result.stdout and "not modelled" not in result.stdout
+
+
+def test_op_path_gives_a_keras_file_and_its_tflite_the_same_total_loops_included(tiny_run, small_network):
+    """Priced op by op, a .keras and its .tflite agree; the GRU's loop is priced by the GRU model;
+    the depthwise conv the layer path could not price is priced."""
+    registry = str(tiny_run / "results/registry")
+    for name in ("net", "rnn"):
+        totals = []
+        for suffix in (".keras", ".tflite"):
+            result = predict(
+                "--device", "host", "--registry", registry, str(small_network / f"{name}{suffix}"), by="ops"
+            )
+            assert result.returncode == 0, result.stderr
+            totals.append(float(re.search(r"total predicted time: ([0-9.e+-]+) ms", result.stdout).group(1)))
+        assert totals[0] == pytest.approx(totals[1], rel=1e-6), name
+    assert "1 recurrent layers" in result.stdout and "not modelled" not in result.stdout
+    depthwise = predict(
+        "--device", "host", "--registry", registry, str(small_network / "depthwise.tflite"), by="ops"
+    )
+    assert "DEPTHWISE_CONV_2D" in depthwise.stdout and "not modelled" not in depthwise.stdout

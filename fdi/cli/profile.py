@@ -26,11 +26,18 @@ def cmd_export(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from fdi.profile.export import export_shard
+    from fdi.profile.space import ZOO_SCOPE
 
     structures = pd.read_parquet(args.structures)
     shard = structures[structures.shard == args.shard]
     if shard.empty:
         raise SystemExit(f"{args.structures}: shard {args.shard} holds no components")
+    if (shard.scope == ZOO_SCOPE).all():
+        from fdi.profile import zoo
+
+        table = zoo.export_shard(shard, args.out)
+        print(f"exported {len(shard)} zoo networks and their ops -> {args.out} ({table.name})")
+        return
     paths = export_shard(shard, args.out)
     print(f"exported {len(paths)} graphs -> {args.out}")
 
@@ -107,12 +114,12 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
 
 def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> None:
     p = add("sample", cmd_sample, "Sample the random networks of one layer type (or the Figure 1 sweep).")
-    p.add_argument("--scope", required=True, help="fc, cnn, gru, lstm, sweep, a family or net_<family>")
+    p.add_argument("--scope", required=True, help="fc, cnn, gru, lstm, sweep, a family, net_<family> or zoo")
     p.add_argument(
         "--kind",
         required=True,
-        choices=["layer", "sweep", "family", "network"],
-        help="Table 2 random layers, the Figure 1 sweep, a family's layer shapes, or whole networks",
+        choices=["layer", "sweep", "family", "network", "zoo"],
+        help="Table 2 random layers, the Figure 1 sweep, a family's layer shapes, whole networks, or the zoo",
     )
     p.add_argument("--settings", type=json_arg, required=True, help="the scope's settings (JSON)")
     p.add_argument("--seed", type=int, default=0)

@@ -154,16 +154,17 @@ def cmd_register(args: argparse.Namespace) -> None:
     from fdi.timemodel.registry import make_entry
 
     models = {Path(path).stem: Path(path) for path in args.models}
-    entry = make_entry(args.device, args.dataset, models, args.out)
+    entry = make_entry(args.device, args.dataset, models, args.out, args.op_models)
     print(f"{args.device}: {len(models)} time models registered under key {entry['key']} -> {args.out}")
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    from fdi.profile.space import LAYER_TYPES
     from fdi.timemodel.predict import predict_network
     from fdi.timemodel.registry import NoTimeModelError
 
     try:
-        layers, unsupported, entry = predict_network(args.model, args.registry, args.device)
+        layers, unsupported, entry = predict_network(args.model, args.registry, args.device, args.by)
     except (NoTimeModelError, FileNotFoundError, ValueError) as error:
         raise SystemExit(f"fdi predict: {error}") from error
     print(f"{args.model} on {args.device} ({entry['key']}):")
@@ -173,16 +174,60 @@ def cmd_predict(args: argparse.Namespace) -> None:
         )
         print(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
     total = layers.predicted_ms.sum() if len(layers) else 0.0
-    ops = int((layers.layer == "op").sum()) if len(layers) else 0
-    print(f"total predicted time: {total:.4g} ms over {len(layers) - ops} layers and {ops} other ops")
+    term = int((layers.layer == "network").sum()) if len(layers) else 0  # the in-network term's row
+    ops = int((~layers.layer.isin([*LAYER_TYPES, "network"])).sum()) if len(layers) else 0
+    if term:  # priced op by op
+        recurrent = len(layers) - ops - term
+        print(
+            f"total predicted time: {total:.4g} ms over {ops} ops (op models), {recurrent} recurrent layers"
+            " and the in-network term"
+        )
+    else:
+        print(f"total predicted time: {total:.4g} ms over {len(layers) - ops} layers and {ops} other ops")
     if len(layers) and (layers.note != "").any():
         print("note: 'extrapolated' layers lie outside what was measured on this device; trust them less")
-    counted, ops = len(layers), len(layers) + len(unsupported)
+    counted = len(layers) - term
+    ops = counted + len(unsupported)
     print(f"modelled: {counted} of {ops} ops ({100 * counted / max(1, ops):.0f}%; data movement aside)")
     if unsupported:
         print("not modelled (not counted): " + ", ".join(unsupported))
         if args.strict:
             raise SystemExit(f"fdi predict --strict: {len(unsupported)} of {ops} ops have no time model")
+
+
+def cmd_fit_ops(args: argparse.Namespace) -> None:
+    from fdi.timemodel.op_registry import fit_artifact, read_zoo, tree_settings, write_artifact
+
+    ops, measured = read_zoo(args.graphs, args.timings, args.settings)
+    artifact = fit_artifact(ops, measured, tree_settings(args.time_model))
+    write_artifact(artifact, args.out)
+    for kind, data in artifact["kinds"].items():
+        print(f"{kind}: {data['ops']} ops, x = {', '.join(data['model']['params']['fit_columns'])}")
+    term = artifact["in_network"]
+    print(
+        f"in-network term on {len(artifact['sample_networks'])} sample networks:"
+        f" {term['call_ms'] * 1000:.2f} us per call, {term['ms_per_mb']:.4f} ms per MB beyond"
+        f" {term['free_mb']:g} MB (ops capped at {term['cap_mb']} MB);"
+        f" leave-one-out MAPE {term['leave_one_out_mape_pct']:.1f}% -> {args.out}"
+    )
+
+
+def cmd_zoo_table(args: argparse.Namespace) -> None:
+    from fdi.timemodel.op_registry import load_artifact, read_zoo, zoo_summary, zoo_table
+
+    ops, measured = read_zoo(args.graphs, args.timings, args.settings)
+    table = zoo_table(ops, measured, load_artifact(args.op_models), args.device)
+    args.csv.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.csv, index=False)
+    summary = zoo_summary(table)
+    args.markdown.write_text(
+        "# Zoo networks: measured whole vs predicted op by op\n\n"
+        + summary.round(3).to_markdown(index=False)
+        + "\n\n"
+        + table.round(3).to_markdown(index=False)
+        + "\n"
+    )
+    print(summary.round(3).to_string(index=False))
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
@@ -287,6 +332,9 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     p.add_argument("--device", required=True)
     p.add_argument("--dataset", type=Path, required=True, help="the device's dataset (for its fingerprint)")
     p.add_argument("--models", nargs="+", required=True, help="results/models/DEVICE/LAYER.json files")
+    p.add_argument(
+        "--op-models", type=Path, help="results/models/DEVICE/ops.json: op models fitted on the zoo"
+    )
     p.add_argument("--out", type=Path, required=True)
 
     p = add(
@@ -298,8 +346,46 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     p.add_argument("--device", required=True, help="a device name from the config, e.g. host")
     p.add_argument("--registry", type=Path, default=Path("results/registry"), help="default: %(default)s")
     p.add_argument(
+        "--by",
+        choices=["auto", "ops", "layers"],
+        default="auto",
+        help="ops: every op with the op models fitted on the zoo; layers: Table 2's layer models (conv, FC, "
+        "GRU, LSTM) and the families' pooling/mean/softmax/concat models; auto (default): ops where the "
+        "device has op models",
+    )
+    p.add_argument(
         "--strict", action="store_true", help="exit with status 1 if any op of the network has no time model"
     )
+
+    p = add(
+        "fit-ops",
+        cmd_fit_ops,
+        "Fit one device's op models (an Algorithm 1 tree per op kind) and the in-network term on the zoo.",
+    )
+    p.add_argument(
+        "--graphs", type=Path, nargs="+", required=True, help="the zoo's graph folders (their ops.parquet)"
+    )
+    p.add_argument(
+        "--timings", type=Path, nargs="+", required=True, help="the device's timings of those folders"
+    )
+    p.add_argument("--settings", type=json_arg, required=True, help="the device's instrument settings (JSON)")
+    p.add_argument("--time-model", type=json_arg, required=True, help="the time_model settings (JSON)")
+    p.add_argument("--out", type=Path, required=True, help="results/models/DEVICE/ops.json")
+
+    p = add(
+        "zoo-table",
+        cmd_zoo_table,
+        "The zoo's networks timed whole against their prediction op by op (as fdi predict makes it).",
+    )
+    p.add_argument("--device", required=True)
+    p.add_argument("--graphs", type=Path, nargs="+", required=True, help="the zoo's graph folders")
+    p.add_argument(
+        "--timings", type=Path, nargs="+", required=True, help="the device's timings of those folders"
+    )
+    p.add_argument("--op-models", type=Path, required=True, help="results/models/DEVICE/ops.json")
+    p.add_argument("--settings", type=json_arg, required=True, help="the device's instrument settings (JSON)")
+    p.add_argument("--csv", type=Path, required=True)
+    p.add_argument("--markdown", type=Path, required=True)
 
     p = add("explain", cmd_explain, "Print a time model (JSON) as readable if/else rules with leaf formulas.")
     p.add_argument("model", type=Path, help="e.g. results/models/host/cnn.json")

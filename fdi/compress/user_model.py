@@ -142,8 +142,7 @@ def compress_user_model(
     from fdi.compress.finish import fine_tune_on
     from fdi.compress.graph_network import GraphNetwork
     from fdi.compress.search import accuracy, run_search
-    from fdi.profile.export import to_tflite
-    from fdi.timemodel.read_network import at_batch_one
+    from fdi.profile.export import at_batch_one, to_tflite
 
     model = load_user_model(model_path)
     data = load_user_data(
@@ -216,8 +215,7 @@ def compress_user_model(
 def export_original(model: Any, out: Path) -> None:
     """The original (a Keras model or its file, checked) at batch 1 as the `.tflite` a device
     runs: its time is what the points are compared with."""
-    from fdi.profile.export import to_tflite
-    from fdi.timemodel.read_network import at_batch_one
+    from fdi.profile.export import at_batch_one, to_tflite
 
     if not hasattr(model, "layers"):
         model = load_user_model(model)

@@ -107,6 +107,20 @@ def to_tflite(model: Any) -> bytes:
         return converter.convert()
 
 
+def at_batch_one(model: Any) -> Any:
+    """The model with its batch fixed at 1, as it is timed (a free batch leaves a GRU's or LSTM's
+    loop without static shapes, which the converter refuses); same layers, same weights."""
+    import keras
+
+    if all(tensor.shape[0] == 1 for tensor in model.inputs):
+        return model
+    inputs = [keras.Input(batch_shape=(1, *tensor.shape[1:]), dtype=tensor.dtype) for tensor in model.inputs]
+    single = len(inputs) == 1 and not isinstance(model.input, list | tuple)
+    clone = keras.models.clone_model(model, input_tensors=inputs[0] if single else inputs)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
 FULLY_CONNECTED = 9  # LiteRT's builtin operator code
 
 

@@ -39,6 +39,7 @@ STRUCTURE_COLUMNS: dict[str, list[str]] = {
     "op": ["op", "shape", "elements"],  # an op no layer model covers (fdi.profile.families.other_ops)
 }
 ID_COLUMNS = ["id", "scope", "layer", "network", "shard"]
+ZOO_SCOPE = "zoo"  # networks nobody here designed (fdi.profile.zoo): their ops and themselves whole
 FAMILY_PREFIX = "net_"  # scope of whole networks of a family: net_vgg, net_deepsense
 
 
@@ -243,10 +244,47 @@ def sample_whole_networks(family: str, settings: Mapping[str, Any], seed: int) -
     return pd.DataFrame(rows)
 
 
+def sample_zoo(settings: Mapping[str, Any]) -> pd.DataFrame:
+    """The zoo's networks (fdi.profile.zoo), one row each: the `sample` networks (role `sample`:
+    their ops are cut out and timed alone, they are timed whole to fit the in-network term) and the
+    `test` networks (timed whole, predicted, reported), taken in turn from the two lists so every
+    shard holds both: a machine state one benchmark job ran in shifts both alike."""
+    from fdi.profile.zoo import parse
+
+    sample, test = list(settings["sample"]), list(settings["test"])
+    both = sorted(set(sample) & set(test))
+    if both:
+        raise ScopeError(f"zoo: {', '.join(both)} listed in both sample and test")
+    order = []
+    for number in range(max(len(sample), len(test))):
+        order += [(name, "sample") for name in sample[number : number + 1]]
+        order += [(name, "test") for name in test[number : number + 1]]
+    rows = []
+    for network, (name, role) in enumerate(order):
+        try:
+            parse(name)
+        except ValueError as error:
+            raise ScopeError(f"zoo.{role}: {error}") from None
+        rows.append(
+            {
+                "id": f"{ZOO_SCOPE}-{name}",
+                "scope": ZOO_SCOPE,
+                "network": network,
+                "shard": network // settings["networks_per_shard"],
+                "role": role,
+                "name": name,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def scope_kind(scope: str, config: Mapping[str, Any]) -> str:
-    """'layer' (Table 2 random layers), 'sweep', 'family' (a family's layer shapes) or 'network'."""
+    """'layer' (Table 2 random layers), 'sweep', 'family' (a family's layer shapes), 'network' or
+    'zoo'."""
     if scope == SWEEP_SCOPE:
         return "sweep"
+    if scope == ZOO_SCOPE and ZOO_SCOPE in config:
+        return "zoo"
     if scope in config.get("layers", {}):
         return "layer"
     if scope in config.get("families", {}):
@@ -264,6 +302,8 @@ def scope_settings(scope: str, config: Mapping[str, Any]) -> Mapping[str, Any]:
         return config["layers"][scope]
     if kind == "family":
         return config["families"][scope]
+    if kind == "zoo":
+        return config[ZOO_SCOPE]
     return config["networks"][scope.removeprefix(FAMILY_PREFIX)]
 
 
@@ -272,6 +312,8 @@ def shard_count(scope: str, config: Mapping[str, Any]) -> int:
     if scope_kind(scope, config) == "sweep":
         return 1
     settings = scope_settings(scope, config)
+    if scope_kind(scope, config) == "zoo":
+        return math.ceil((len(settings["sample"]) + len(settings["test"])) / settings["networks_per_shard"])
     networks = settings["networks"] + settings.get("calibration", 0)
     return math.ceil(networks / settings["networks_per_shard"])
 
@@ -293,4 +335,6 @@ def sample_scope_from(scope: str, kind: str, settings: Mapping[str, Any], seed: 
         return sample_family_layers(scope, settings, seed)
     if kind == "network":
         return sample_whole_networks(scope.removeprefix(FAMILY_PREFIX), settings, seed)
+    if kind == "zoo":
+        return sample_zoo(settings)
     raise ScopeError(f"unknown scope kind {kind!r}")

@@ -11,6 +11,9 @@ for a GRU and 4 for an LSTM; the loop runs over the sequence input [steps, batch
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,3 +155,62 @@ def recurrent_layer(graph: Graph, loop: Op) -> dict[str, Any] | None:
         if rows_a == rows_b and cols_b == in_dim and rows_a % cols_a == 0 and rows_a // cols_a in GATES:
             return {"layer": GATES[rows_a // cols_a], "in_dim": in_dim, "out_dim": cols_a, "step": steps}
     return None
+
+
+def _elements(shape: tuple[int, ...]) -> int:
+    return int(math.prod(shape)) if shape else 1
+
+
+def op_structure(op: Op) -> dict[str, Any]:
+    """An op as numbers: its kind, the elements it reads (non-constant inputs) and writes, its
+    weights (constant inputs of two or more dimensions), the first input's and the output's
+    channels and spatial size, kernel, stride, fused activation, and the multiply-accumulates per
+    output element of a convolution, depthwise convolution or fully-connected product (else 0)."""
+    data = [t for t in op.inputs if t is not None and not t.constant]
+    first = data[0].shape if data else ()
+    out = op.outputs[0].shape if op.outputs else ()
+    row: dict[str, Any] = {
+        "kind": op.kind,
+        "in_elements": sum(_elements(t.shape) for t in data),
+        "out_elements": sum(_elements(t.shape) for t in op.outputs),
+        "weights": sum(
+            _elements(t.shape) for t in op.inputs if t is not None and t.constant and len(t.shape) >= 2
+        ),
+        "in_channel": first[-1] if first else 1,
+        "out_channel": out[-1] if out else 1,
+        "in_height": first[1] if len(first) == 4 else 1,
+        "in_width": first[2] if len(first) == 4 else 1,
+        "kernel_h": 1,
+        "kernel_w": 1,
+        "stride_h": int(op.options.get("stride_h", 1) or 1),
+        "stride_w": int(op.options.get("stride_w", 1) or 1),
+        "padding": str(op.options.get("padding", "valid")),
+        "activation": str(op.options.get("activation", "none")),
+        "macs_per_output": 0,
+    }
+    weights = op.inputs[1] if len(op.inputs) > 1 else None
+    if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D") and weights is not None:
+        # CONV_2D filters are [out, kh, kw, in]; DEPTHWISE_CONV_2D's [1, kh, kw, out].
+        row["kernel_h"], row["kernel_w"] = int(weights.shape[1]), int(weights.shape[2])
+        depth = int(weights.shape[3]) if op.kind == "CONV_2D" else 1
+        row["macs_per_output"] = row["kernel_h"] * row["kernel_w"] * depth
+    elif op.kind in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        row["kernel_h"] = int(op.options.get("filter_height", 1))
+        row["kernel_w"] = int(op.options.get("filter_width", 1))
+    elif op.kind == "FULLY_CONNECTED" and weights is not None:
+        row["macs_per_output"] = int(weights.shape[-1])
+    return row
+
+
+def op_key(op: Op) -> str:
+    """`kind-hash` of the op's kind, every tensor's shape and constness, and its options: two ops
+    with the same key do the same work (their weights' values aside)."""
+    text = json.dumps(
+        [
+            op.kind,
+            [None if t is None else [list(t.shape), t.constant] for t in op.inputs],
+            [list(t.shape) for t in op.outputs],
+            sorted((k, str(v)) for k, v in op.options.items()),
+        ]
+    )
+    return f"{op.kind.lower()}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"

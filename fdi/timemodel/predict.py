@@ -10,14 +10,25 @@ import pandas as pd
 
 from fdi.timemodel.features import add_features
 from fdi.timemodel.read_network import read_network
-from fdi.timemodel.registry import load_entry, models_of
+from fdi.timemodel.registry import load_entry, models_of, outside_ranges
 
 
 def predict_network(
-    model_path: Path, registry: Path, device: str
+    model_path: Path, registry: Path, device: str, by: str = "auto"
 ) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
-    """Per-layer predictions (ms) of a network on `device`, the layers not modelled, the entry."""
+    """Per-layer (or per-op) predictions (ms) of a network on `device`, what is not modelled, the
+    entry. `by`: "ops" (the op models fitted on the zoo, every op kind), "layers" (Table 2's layer
+    models and the families' op models), or "auto" (ops where the entry has op models)."""
     entry = load_entry(registry, device=device)
+    if by not in ("auto", "ops", "layers"):
+        raise ValueError(f"by must be auto, ops or layers, not {by!r}")
+    if by == "ops" and not entry.get("op_kinds"):
+        raise ValueError(
+            f"no op models for {device}: add a `zoo:` entry to the config (config/zoo.yaml) and rerun"
+            " the workflow"
+        )
+    if by != "layers" and entry.get("op_kinds"):
+        return predict_by_ops(model_path, entry, device)
     models = models_of(entry)
     ranges = entry.get("measured_ranges", {})
     network = read_network(model_path)
@@ -36,7 +47,7 @@ def predict_network(
                 "structure": _describe(layer),
                 "mflops": frame.flops.iloc[0] / 1e6,
                 "predicted_ms": float(models[kind].predict(frame)[0]),
-                "note": _outside(frame.iloc[0], ranges.get(kind, {})),
+                "note": outside_ranges(frame.iloc[0], ranges.get(kind, {})),
             }
         )
     op_models = entry.get("op_models", {})
@@ -64,18 +75,6 @@ def predict_network(
     return pd.DataFrame(rows), network.unsupported, entry
 
 
-def _outside(row: pd.Series, ranges: dict[str, list[float]]) -> str:
-    """Which measured ranges the layer leaves (the prediction is then an extrapolation)."""
-    notes = []
-    for column, (low, high) in ranges.items():
-        value = row.get(column)
-        if pd.api.types.is_number(value) and not low <= value <= high:
-            notes.append(
-                f"{column} {value:g} {'<' if value < low else '>'} {high if value > high else low:g}"
-            )
-    return "extrapolated: " + ", ".join(notes[:3]) if notes else ""
-
-
 def _describe(layer: dict[str, Any]) -> str:
     if layer["layer"] == "cnn":
         return (
@@ -86,3 +85,71 @@ def _describe(layer: dict[str, Any]) -> str:
     if layer["layer"] == "fc":
         return f"{layer['in_dim']} -> {layer['out_dim']}"
     return f"{layer['in_dim']} -> {layer['out_dim']}, {layer['step']} steps"
+
+
+def predict_by_ops(
+    model_path: Path, entry: dict[str, Any], device: str
+) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
+    """A network priced op by op with the device's op models (fdi.timemodel.op_registry, fitted on
+    the zoo's ops), its recurrent loops with the GRU/LSTM layer models, and the in-network term as
+    one more row: the rows' sum is the prediction."""
+    from fdi.profile.tflite_ops import op_structure, read_graph, recurrent_layer
+    from fdi.timemodel.op_registry import predict_graph
+    from fdi.timemodel.read_network import checked_path, converted
+
+    layer_models = models_of(entry)
+    with converted(checked_path(model_path)) as path:
+        graph = read_graph(path)
+    structures, loops, unsupported = [], [], []
+    for op in graph.main:
+        if op.kind == "WHILE":
+            layer = recurrent_layer(graph, op)
+            if layer is not None and layer["layer"] in layer_models:
+                loops.append({"name": op.name, **layer})
+            else:
+                unsupported.append(f"{op.name} (WHILE: no recurrent layer model for {device})")
+            continue
+        structures.append({"name": op.name, "network": "network", **op_structure(op)})
+    priced, total = predict_graph(pd.DataFrame(structures), entry["op_kinds"])
+    rows = []
+    for position, op in priced.iterrows():
+        if pd.isna(op.predicted_ms):
+            unsupported.append(f"{op['name']} ({op.kind}: no op model for {device})")
+            continue
+        rows.append(
+            {
+                "position": position,
+                "name": op["name"],
+                "layer": op.kind,
+                "structure": f"{op.in_elements} -> {op.out_elements} elements",
+                "mflops": 2 * op.out_elements * op.macs_per_output / 1e6,
+                "predicted_ms": float(op.predicted_ms),
+                "note": op.note,
+            }
+        )
+    rows.append(
+        {
+            "position": len(priced),
+            "name": "(in-network term)",
+            "layer": "network",
+            "structure": "one call for all ops; weights the cache cannot keep",
+            "mflops": float("nan"),
+            "predicted_ms": total - float(priced.predicted_ms.sum()),
+            "note": "",
+        }
+    )
+    for position, layer in enumerate(loops, start=len(priced) + 1):
+        kind = layer["layer"]
+        frame = add_features(pd.DataFrame([layer]), kind)
+        rows.append(
+            {
+                "position": position,
+                "name": layer["name"],
+                "layer": kind,
+                "structure": _describe(layer),
+                "mflops": frame.flops.iloc[0] / 1e6,
+                "predicted_ms": float(layer_models[kind].predict(frame)[0]),
+                "note": outside_ranges(frame.iloc[0], entry.get("measured_ranges", {}).get(kind, {})),
+            }
+        )
+    return pd.DataFrame(rows), unsupported, entry

@@ -11,10 +11,12 @@ exactly what its .tflite gives.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,9 +111,14 @@ def read_tflite(path: Path) -> NetworkLayers:
     return result
 
 
-def read_keras(path: Path) -> NetworkLayers:
-    """A Keras file read as what the converter makes of it (batch norm folded, activations fused,
-    GRU/LSTM as loops): converted to a .tflite at batch 1, then read op by op like one."""
+@contextlib.contextmanager
+def converted(path: Path) -> Iterator[Path]:
+    """A Keras file as the .tflite the converter makes of it at batch 1 (batch norm folded,
+    activations fused, GRU/LSTM as loops), in a temporary folder; a .tflite as it is."""
+    path = Path(path)
+    if path.suffix == ".tflite":
+        yield path
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):
         raise ValueError(
@@ -119,7 +126,7 @@ def read_keras(path: Path) -> NetworkLayers:
         )
     import keras
 
-    from fdi.profile.export import to_tflite
+    from fdi.profile.export import at_batch_one, to_tflite
 
     try:
         model = keras.models.load_model(path, compile=False)
@@ -128,29 +135,25 @@ def read_keras(path: Path) -> NetworkLayers:
     with tempfile.TemporaryDirectory() as folder:
         graph = Path(folder) / f"{path.stem}.tflite"
         graph.write_bytes(to_tflite(at_batch_one(model)))
+        yield graph
+
+
+def read_keras(path: Path) -> NetworkLayers:
+    """A Keras file read as what the converter makes of it: converted, then read op by op."""
+    with converted(path) as graph:
         return read_tflite(graph)
 
 
-def at_batch_one(model: Any) -> Any:
-    """The model with its batch fixed at 1, as it is timed (a free batch leaves a GRU's or LSTM's
-    loop without static shapes, which the converter refuses); same layers, same weights."""
-    import keras
-
-    if all(tensor.shape[0] == 1 for tensor in model.inputs):
-        return model
-    inputs = [keras.Input(batch_shape=(1, *tensor.shape[1:]), dtype=tensor.dtype) for tensor in model.inputs]
-    single = len(inputs) == 1 and not isinstance(model.input, list | tuple)
-    clone = keras.models.clone_model(model, input_tensors=inputs[0] if single else inputs)
-    clone.set_weights(model.get_weights())
-    return clone
-
-
-def read_network(path: Path) -> NetworkLayers:
+def checked_path(path: Path) -> Path:
+    """The model file, or a clear error: missing, or not a .tflite / .keras / .h5."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
-    if path.suffix == ".tflite":
-        return read_tflite(path)
-    if path.suffix in (".keras", ".h5"):
-        return read_keras(path)
-    raise ValueError(f"{path}: expected a .tflite, .keras or .h5 model")
+    if path.suffix not in (".tflite", ".keras", ".h5"):
+        raise ValueError(f"{path}: expected a .tflite, .keras or .h5 model")
+    return path
+
+
+def read_network(path: Path) -> NetworkLayers:
+    path = checked_path(path)
+    return read_tflite(path) if path.suffix == ".tflite" else read_keras(path)

@@ -61,6 +61,18 @@ def measured_ranges(dataset: pd.DataFrame, layer: str) -> dict[str, list[float]]
     }
 
 
+def outside_ranges(row: pd.Series, ranges: dict[str, list[float]]) -> str:
+    """Which measured ranges the layer leaves (the prediction is then an extrapolation)."""
+    notes = []
+    for column, (low, high) in ranges.items():
+        value = row.get(column)
+        if pd.api.types.is_number(value) and not low <= value <= high:
+            notes.append(
+                f"{column} {value:g} {'<' if value < low else '>'} {high if value > high else low:g}"
+            )
+    return "extrapolated: " + ", ".join(notes[:3]) if notes else ""
+
+
 def op_models(dataset: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Per op kind no layer model covers (pooling, mean, softmax, concatenation: the families'
     other ops, fdi.profile.families.other_ops): ms per element and per call fitted on the device's
@@ -84,7 +96,11 @@ def op_models(dataset: pd.DataFrame) -> dict[str, dict[str, Any]]:
     }
 
 
-def make_entry(device: str, dataset_path: Path, model_paths: dict[str, Path], out: Path) -> dict[str, Any]:
+def make_entry(
+    device: str, dataset_path: Path, model_paths: dict[str, Path], out: Path, op_kinds: Path | None = None
+) -> dict[str, Any]:
+    """The entry; `op_kinds`: the device's op models fitted on the zoo (fdi.timemodel.op_registry),
+    with which `fdi predict` prices a network op by op."""
     dataset = pd.read_parquet(dataset_path)
     fingerprint = json.loads(dataset.fingerprint.iloc[0])
     entry = {
@@ -96,6 +112,10 @@ def make_entry(device: str, dataset_path: Path, model_paths: dict[str, Path], ou
         "measured_ranges": {layer: measured_ranges(dataset, layer) for layer in sorted(model_paths)},
         "op_models": op_models(dataset),
     }
+    if op_kinds is not None:
+        from fdi.timemodel.op_registry import load_artifact
+
+        entry["op_kinds"] = load_artifact(op_kinds)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(entry, indent=1) + "\n")
     return entry
