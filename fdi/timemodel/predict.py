@@ -38,18 +38,7 @@ def predict_network(
         if kind not in models:
             network.unsupported.append(f"{layer['name']} ({kind}: no {kind} model for {device})")
             continue
-        frame = add_features(pd.DataFrame([layer]), kind)
-        rows.append(
-            {
-                "position": position,
-                "name": layer["name"],
-                "layer": kind,
-                "structure": _describe(layer),
-                "mflops": frame.flops.iloc[0] / 1e6,
-                "predicted_ms": float(models[kind].predict(frame)[0]),
-                "note": outside_ranges(frame.iloc[0], ranges.get(kind, {})),
-            }
-        )
+        rows.append(_layer_row(position, layer, models[kind], ranges.get(kind, {})))
     op_models = entry.get("op_models", {})
     for position, op in enumerate(network.ops, start=len(network.layers)):
         model = op_models.get(op["op"])
@@ -73,6 +62,23 @@ def predict_network(
             }
         )
     return pd.DataFrame(rows), network.unsupported, entry
+
+
+def _layer_row(
+    position: int, layer: dict[str, Any], model: Any, ranges: dict[str, list[float]]
+) -> dict[str, Any]:
+    """One layer's printed row: its structure, MFLOPs, its layer model's prediction, and which
+    measured ranges it leaves."""
+    frame = add_features(pd.DataFrame([layer]), layer["layer"])
+    return {
+        "position": position,
+        "name": layer["name"],
+        "layer": layer["layer"],
+        "structure": _describe(layer),
+        "mflops": frame.flops.iloc[0] / 1e6,
+        "predicted_ms": float(model.predict(frame)[0]),
+        "note": outside_ranges(frame.iloc[0], ranges),
+    }
 
 
 def _describe(layer: dict[str, Any]) -> str:
@@ -140,16 +146,6 @@ def predict_by_ops(
     )
     for position, layer in enumerate(loops, start=len(priced) + 1):
         kind = layer["layer"]
-        frame = add_features(pd.DataFrame([layer]), kind)
-        rows.append(
-            {
-                "position": position,
-                "name": layer["name"],
-                "layer": kind,
-                "structure": _describe(layer),
-                "mflops": frame.flops.iloc[0] / 1e6,
-                "predicted_ms": float(layer_models[kind].predict(frame)[0]),
-                "note": outside_ranges(frame.iloc[0], entry.get("measured_ranges", {}).get(kind, {})),
-            }
-        )
+        ranges = entry.get("measured_ranges", {}).get(kind, {})
+        rows.append(_layer_row(position, layer, layer_models[kind], ranges))
     return pd.DataFrame(rows), unsupported, entry

@@ -113,9 +113,12 @@ def make_entry(
         "op_models": op_models(dataset),
     }
     if op_kinds is not None:
-        from fdi.timemodel.op_registry import load_artifact
+        from fdi.timemodel.op_models import FORMAT as OP_MODELS
 
-        entry["op_kinds"] = load_artifact(op_kinds)
+        artifact = json.loads(Path(op_kinds).read_text())
+        if artifact.get("format") != OP_MODELS:
+            raise ValueError(f"{op_kinds}: not fdi op models (format {artifact.get('format')!r})")
+        entry["op_kinds"] = artifact
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(entry, indent=1) + "\n")
     return entry
