@@ -293,7 +293,8 @@ def test_a_phone_and_a_board_added_to_a_finished_workflow_run_only_their_own_job
         n_layers, n_models, n_new = 4, len(config["baselines"]["models"]), 2
         adaptive_shards = shard_count(config["adaptive"])
         assert counts == {
-            "benchmark": 10 * n_new,  # fc 2 shards, cnn, gru, lstm, sweep, vgg, deepsense, 2 network scopes
+            # fc 2 shards, cnn, gru, lstm, sweep, vgg, deepsense, 2 network scopes, 2 zoo shards
+            "benchmark": 12 * n_new,
             "check": n_new,
             "aggregate_round": 2 * n_new,  # the campaign, then the adaptive round
             "adaptive_sample": n_new,
@@ -303,6 +304,8 @@ def test_a_phone_and_a_board_added_to_a_finished_workflow_run_only_their_own_job
             "fit": n_layers * n_new,
             "baseline": n_layers * n_models * n_new,
             "register": n_new,
+            "fit_ops": n_new,  # each device's op models on the zoo, and its zoo table
+            "zoo_table": n_new,
             "table5": 1,
             "table4": 1,
             "fig1": 1,
