@@ -2,15 +2,17 @@
 networks predict *other* zoo networks timed whole?
 
 Three steps, each resumable, in `--workdir`:
-  export  build every network of TRAIN and TEST (Keras Applications and small models, weights=None),
+  export  build every network of config/zoo.yaml's sample (TRAIN) and test (TEST) lists (Keras
+          Applications and small models, weights=None),
           convert it, write it whole (networks/NAME.tflite) and every op of it alone
           (ops/KIND-HASH.tflite, fdi.profile.cut_ops; ops of the same kind, shapes and options once)
           with ops.parquet naming each network's ops. Imports TensorFlow.
   time    time every op graph and every network with fdi's instrument (`fdi benchmark`, the host's
-          settings from config/config.yaml; LiteRT only) into timings/*.parquet.
+          settings from config/config.yaml; LiteRT only) into timings/{ops,networks}/.
   fit     one Algorithm 1 tree per op kind on the ops of TRAIN's networks; each TEST network predicted
           as the sum of its ops (and, for the record, the sum of its ops' own measured times); within
-          ±10% and Spearman, the in-network term (fdi.timemodel.whole_networks) fitted on TRAIN.
+          ±10% and Spearman, the in-network term (fdi.timemodel.op_models) fitted on TRAIN.
+Unlike the workflow (rules fit_ops, zoo_table), it times the TEST networks' ops alone too.
 
 Run nothing else heavy during `time`.
 Usage: python benchmarks/zoo_ops.py --workdir /tmp/zoo export time fit
@@ -19,57 +21,16 @@ Usage: python benchmarks/zoo_ops.py --workdir /tmp/zoo export time fit
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
-TRAIN = [
-    "mobilenet-64-a0.5",
-    "mobilenet-128-a1",
-    "mobilenet_v2-64-a0.35",
-    "mobilenet_v2-128-a1",
-    "mobilenet_v3_small-64-a0.75",
-    "mobilenet_v3_small-128-a1",
-    "mobilenet_v3_large-64-a1",
-    "efficientnet_b0-64",
-    "efficientnet_b0-128",
-    "resnet50-64",
-    "densenet121-64",
-    "vgg16-32",
-    "vgg16-64",
-    "lenet5-28",
-    "kws_cnn-49",
-]
-TEST = [
-    "mobilenet-96-a0.75",
-    "mobilenet-160-a0.25",
-    "mobilenet-112-a0.5",
-    "mobilenet_v2-96-a0.5",
-    "mobilenet_v2-160-a0.75",
-    "mobilenet_v2-96-a1.3",
-    "mobilenet_v2-48-a1",
-    "mobilenet_v3_small-96-a1",
-    "mobilenet_v3_small-160-a0.75",
-    "mobilenet_v3_large-96-a0.75",
-    "mobilenet_v3_large-128-a1",
-    "efficientnet_b0-96",
-    "efficientnet_b0-48",
-    "resnet50-96",
-    "resnet50-48",
-    "densenet121-96",
-    "vgg16-48",
-    "vgg16-80",
-    "lenet5-32",
-    "lenet5-56",
-    "kws_cnn-98",
-    "kws_cnn-40",
-]
+ZOO = yaml.safe_load((REPO / "config/zoo.yaml").read_text())["zoo"]
+TRAIN, TEST = list(ZOO["sample"]), list(ZOO["test"])
 
 
 def export(workdir: Path) -> None:
@@ -87,38 +48,20 @@ def export(workdir: Path) -> None:
     print(f"{len(frame)} ops in {frame.network.nunique()} networks, {timed} distinct timed")
 
 
+def timings_file(workdir: Path, part: str) -> Path:
+    return workdir / "timings" / part / "timings-host.parquet"
+
+
 def time_all(workdir: Path) -> None:
     from fdi.cli.user import device_settings
+    from fdi.compress.user_model import measure_graphs
 
     settings = device_settings([REPO / "config/config.yaml"], "host")
-    reference = workdir / "reference.tflite"
-    if not reference.exists():
-        from fdi.profile.export import export_fixed_graph
-
-        export_fixed_graph("reference", reference)
-    out = workdir / "timings"
-    out.mkdir(exist_ok=True)
     for part in ("ops", "networks"):
-        target = out / f"{part}.parquet"
-        if target.exists():
-            continue
-        command = [
-            sys.executable,
-            "-m",
-            "fdi.cli",
-            "benchmark",
-            "--device",
-            "host",
-            "--settings",
-            json.dumps(settings),
-            "--graphs",
-            str(workdir / part),
-            "--reference",
-            str(reference),
-            "--out",
-            str(target),
-        ]
-        subprocess.run(command, check=True)
+        if not timings_file(workdir, part).exists():
+            graphs = sorted((workdir / part).glob("*.tflite"))
+            (workdir / "timings" / part).mkdir(parents=True, exist_ok=True)
+            measure_graphs(graphs, "host", settings, workdir / "timings" / part, print)
 
 
 def _within(error: pd.Series) -> float:
