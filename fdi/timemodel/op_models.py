@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fdi.profile.zoo import RELABEL_OPS
 from fdi.timemodel.features import SPLIT_COLUMNS, X_VARIANTS, add_features, tiled
 from fdi.timemodel.tree import TreeLinearRegressor
 
@@ -47,7 +48,7 @@ OP_SPLIT_COLUMNS = [
 # Op kinds that are a Table 2 layer type, read with that type's features.
 LAYER_OF_KIND = {"CONV_2D": "cnn", "FULLY_CONNECTED": "fc"}
 TILE_WIDTHS = (32, 16, 8)
-RELABEL_KINDS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")  # fdi.profile.zoo.RELABEL_OPS: 0 ms
+RELABEL_KINDS = tuple(sorted(RELABEL_OPS))  # ops that only relabel a tensor: 0 ms
 CV_FOLDS = 5
 
 

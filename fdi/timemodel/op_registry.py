@@ -17,6 +17,7 @@ import pandas as pd
 
 from fdi.timemodel.op_models import (
     FORMAT,
+    RELABEL_KINDS,
     fit_in_network,
     fit_op_models,
     in_network_ms,
@@ -138,7 +139,7 @@ def zoo_table(ops: pd.DataFrame, measured: pd.Series, artifact: dict[str, Any], 
     rows = []
     for network, its_ops in ops.groupby("network", sort=False):
         priced, total = predict_graph(its_ops.reset_index(drop=True), artifact)
-        computed = priced[~priced.kind.isin(["RESHAPE", "SQUEEZE", "EXPAND_DIMS"])]
+        computed = priced[~priced.kind.isin(RELABEL_KINDS)]
         rows.append(
             {
                 "device": device,
