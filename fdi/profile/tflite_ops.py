@@ -164,7 +164,8 @@ def _elements(shape: tuple[int, ...]) -> int:
 def op_structure(op: Op) -> dict[str, Any]:
     """An op as numbers: its kind, the elements it reads (non-constant inputs) and writes, its
     weights (constant inputs of two or more dimensions), the first input's and the output's
-    channels and spatial size, kernel, stride, fused activation, and the multiply-accumulates per
+    channels and spatial size (a batch folded into the height), kernel, stride, padding, fused
+    activation, and the multiply-accumulates per
     output element of a convolution, depthwise convolution or fully-connected product (else 0)."""
     data = [t for t in op.inputs if t is not None and not t.constant]
     first = data[0].shape if data else ()
@@ -178,7 +179,9 @@ def op_structure(op: Op) -> dict[str, Any]:
         ),
         "in_channel": first[-1] if first else 1,
         "out_channel": out[-1] if out else 1,
-        "in_height": first[1] if len(first) == 4 else 1,
+        # A batch > 1 (DeepSense's merged convs run per interval) is folded into the height:
+        # XNNPACK's cost is per output pixel, whichever image the pixel belongs to.
+        "in_height": first[0] * first[1] if len(first) == 4 else 1,
         "in_width": first[2] if len(first) == 4 else 1,
         "kernel_h": 1,
         "kernel_w": 1,

@@ -5,7 +5,8 @@ An op of a LiteRT graph (fdi.profile.tflite_ops.op_structure) is read in the ter
 it best. CONV_2D and FULLY_CONNECTED are the layers Table 2 samples, so they take their layer
 type's features (fdi.timemodel.features: the runtime x, with the GEMM tile width chosen by
 cross-validation per device among 32, 16 and 8 columns); on the first zoo campaign (AMD VM)
-the conv features predicted unseen zoo convs at 5.3% MAPE where generic MAC counts gave 12.8%
+the conv features predicted unseen zoo convs at 4.4 / 5.2% MAPE (quiet / disturbed) where
+generic MAC counts gave 12.8%
 (docs/results/2026-11-30-zoo-ops.md). Every other kind (depthwise convolutions, element-wise
 ops, pooling, means, concatenations, pads...) takes generic numbers: multiply-accumulates, the
 elements it reads and writes, its weights. One Algorithm 1 tree (non-negative linear leaves,
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fdi.profile.space import STRUCTURE_COLUMNS
 from fdi.profile.zoo import RELABEL_OPS
 from fdi.timemodel.features import SPLIT_COLUMNS, X_VARIANTS, add_features, tiled
 from fdi.timemodel.tree import TreeLinearRegressor
@@ -63,25 +65,12 @@ def op_features(structures: pd.DataFrame) -> pd.DataFrame:
 
 
 def kind_features(ops: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """One kind's ops in the terms its model reads: a conv as a cnn layer (a batch > 1 folded
-    into the height, as fdi.timemodel.read_network does), a fully-connected op as an fc layer
+    """One kind's ops in the terms its model reads: a conv as a cnn layer (as
+    fdi.timemodel.read_network reads one), a fully-connected op as an fc layer
     (in_dim: its weights' columns, out_dim: its output's), any other kind generically."""
     layer = LAYER_OF_KIND.get(kind)
     if layer == "cnn":
-        structure = pd.DataFrame(
-            {
-                "in_height": ops.in_height,
-                "in_width": ops.in_width,
-                "kernel_h": ops.kernel_h,
-                "kernel_w": ops.kernel_w,
-                "in_channel": ops.in_channel,
-                "out_channel": ops.out_channel,
-                "padding": ops.padding,
-                "stride_h": ops.stride_h,
-                "stride_w": ops.stride_w,
-            },
-            index=ops.index,
-        )
+        structure = ops[STRUCTURE_COLUMNS["cnn"]]
         return add_features(structure, "cnn")
     if layer == "fc":
         structure = pd.DataFrame({"in_dim": ops.macs_per_output, "out_dim": ops.out_channel}, index=ops.index)

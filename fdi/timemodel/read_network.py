@@ -63,7 +63,8 @@ FREE_OPS = {"DELEGATE", "RESHAPE", "QUANTIZE", "DEQUANTIZE", "SQUEEZE", "EXPAND_
 def read_tflite(path: Path) -> NetworkLayers:
     """The layers of a .tflite from its ops (fdi.profile.tflite_ops): FULLY_CONNECTED, CONV_2D
     with the stride and padding the converter recorded, recurrent WHILE loops and fused LSTMs."""
-    from fdi.profile.tflite_ops import read_graph, recurrent_layer
+    from fdi.profile.space import STRUCTURE_COLUMNS
+    from fdi.profile.tflite_ops import op_structure, read_graph, recurrent_layer
 
     graph = read_graph(path)
     result = NetworkLayers()
@@ -76,24 +77,9 @@ def read_tflite(path: Path) -> NetworkLayers:
             op.options.get("dilation_h_factor", 1),
             op.options.get("dilation_w_factor", 1),
         ) == (1, 1):
-            # A batch > 1 (DeepSense's merged convs run per interval) is folded into the height:
-            # XNNPACK's cost is per output pixel, whichever image the pixel belongs to.
-            batch, height, width, in_channel = op.inputs[0].shape
-            out_channel, kh, kw, _ = op.inputs[1].shape
+            structure = op_structure(op)  # a batch > 1 folded into the height
             result.layers.append(
-                {
-                    "name": name,
-                    "layer": "cnn",
-                    "in_height": height * batch,
-                    "in_width": width,
-                    "kernel_h": kh,
-                    "kernel_w": kw,
-                    "in_channel": in_channel,
-                    "out_channel": out_channel,
-                    "padding": op.options["padding"],
-                    "stride_h": op.options["stride_h"],
-                    "stride_w": op.options["stride_w"],
-                }
+                {"name": name, "layer": "cnn", **{c: structure[c] for c in STRUCTURE_COLUMNS["cnn"]}}
             )
         elif op.kind == "UNIDIRECTIONAL_SEQUENCE_LSTM":
             _, step, in_dim = op.inputs[0].shape
