@@ -8,7 +8,7 @@ and every point is fine-tuned and judged on the validation users (compress-finis
 included). Prints every point (predicted time as a fraction of the original's, from the device's
 time models) and per lambda the mean accuracy and the picks at the bar.
 
-Run it in a workflow directory after `make run` (it needs results/models/DEVICE and
+Run it in a workflow directory after `make run` (it needs results/registry/DEVICE.json and
 results/dataset/DEVICE.parquet); about 75 s per search on 2 cores:
 
     .venv/bin/python benchmarks/deepsense_lambda.py --lambdas 4 2 1 0.5 --seeds 0 1
@@ -90,9 +90,9 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=Path("results/experiments/deepsense_lambda"))
     args = parser.parse_args()
 
-    model_paths = sorted(Path(f"results/models/{args.device}").glob("*.json"))
-    if not model_paths:
-        raise SystemExit(f"no results/models/{args.device}/*.json here: run `make run` first")
+    entry = Path(f"results/registry/{args.device}.json")
+    if not entry.is_file():
+        raise SystemExit(f"no {entry} here: run `make run` first")
     config = yaml.safe_load(args.config.read_text())
     task = {k: v for k, v in config["tasks"]["deepsense"].items() if k != "spread_seeds"}
     compress = config["compress"]
@@ -120,7 +120,7 @@ def main() -> None:
     )
     print(f"validation originals {np.round(accuracies, 4).tolist()}: bar {bar:.4f}", flush=True)
 
-    models = time_models(model_paths, [f"{args.device}=results/dataset/{args.device}.parquet"])[args.device]
+    models = time_models([entry])[args.device]
     original = out / f"original-seed-{args.original_seeds[0]}" / "original.keras"
     targets = compress.get("task_targets", {}).get("deepsense", compress["targets"])
     runs = [("deepiot", "none", 0.0)] + [(f"fastdeepiot-lambda-{w:g}", "time", w) for w in args.lambdas]
@@ -145,7 +145,7 @@ def main() -> None:
             points = pd.read_parquet(run / "final" / "points.parquet")
             widths = [as_list(w) for w in points.widths]
             original_widths = as_list(points.original_widths.iloc[0])
-            cost = StructureCost("time", "deepsense", original_widths, *models)
+            cost = StructureCost("time", "deepsense", original_widths, models)
             for w, (_, point) in zip(widths, points.iterrows(), strict=True):
                 rows.append(
                     {

@@ -278,20 +278,16 @@ class Plan:
             for seed in settings.get("spread_seeds", [])
         ]
 
-    def models_and_datasets(self, devices: list[str]) -> dict[str, list[str]]:
-        return {
-            "models": [f"results/models/{d}/{layer}.json" for d in devices for layer in self.layers],
-            "datasets": [f"results/dataset/{d}.parquet" for d in devices],
-        }
+    @staticmethod
+    def time_model_files(devices: list[str]) -> list[str]:
+        """Each device's one time model (its registry entry, fdi.timemodel.device_model)."""
+        return [f"results/registry/{device}.json" for device in devices]
 
     def variant_models(self, wildcards: Any) -> dict[str, Any]:
-        """The time models and dataset of the job's own device: the `device` wildcard's, or the
-        variant's (FastDeepIoT's; none for DeepIoT and +FLOPs)."""
+        """The time model of the job's own device: the `device` wildcard's, or the variant's
+        (FastDeepIoT's; none for DeepIoT and +FLOPs)."""
         device = getattr(wildcards, "device", None) or search_device(wildcards.variant)
-        if device is None:
-            return {"models": [], "dataset": []}
-        files = self.models_and_datasets([device])
-        return {"models": files["models"], "dataset": files["datasets"][0]}
+        return {"time_models": self.time_model_files([device] if device else [])}
 
     def compress_files(self, name: str) -> list[str]:
         """One file or folder (`final/graphs`, `final/points.parquet`) of every task's variant."""

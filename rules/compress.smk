@@ -30,17 +30,12 @@ rule compress_search:
             if search_device(wildcards.variant)
             else ""
         ),
-        datasets=lambda wildcards, input: (
-            f"{search_device(wildcards.variant)}={input.dataset}"
-            if input.dataset
-            else ""
-        ),
         out_dir=subpath(output[0], parent=True),
     shell:
         "fdi compress-search --task {wildcards.task} --variant {wildcards.variant}"
         " --family {params.family} --settings {params.settings:q} {params.device}"
         " --original {input.original:q} --data {input.data:q} --out-dir {params.out_dir:q}"
-        " --models {input.models:q} --datasets {params.datasets} --threads {threads}"
+        " --time-models {input.time_models:q} --threads {threads}"
         " > {log:q} 2>&1"
 
 
@@ -69,18 +64,13 @@ rule compress_finish:
             if search_device(wildcards.variant)
             else ""
         ),
-        datasets=lambda wildcards, input: (
-            f"{search_device(wildcards.variant)}={input.dataset}"
-            if input.dataset
-            else ""
-        ),
         search_dir=subpath(input.search, parent=True),
         out_dir=subpath(output.points, parent=True),
     shell:
         "fdi compress-finish --task {wildcards.task} --variant {wildcards.variant}"
         " --search-dir {params.search_dir:q} --data {input.data:q} --settings {params.settings:q}"
-        " {params.expand_with} --out-dir {params.out_dir:q} --models {input.models:q}"
-        " --datasets {params.datasets} --threads {threads} > {log:q} 2>&1"
+        " {params.expand_with} --out-dir {params.out_dir:q} --time-models {input.time_models:q}"
+        " --threads {threads} > {log:q} 2>&1"
 
 
 rule compress_localmin:
@@ -105,13 +95,12 @@ rule compress_localmin:
         runtime=30,
     params:
         settings=PLAN.finish_settings("localmin"),
-        datasets=lambda wildcards, input: f"{wildcards.device}={input.dataset}",
         deepiot_dir=subpath(input.deepiot, parent=True),
         out_dir=subpath(output.points, parent=True),
     shell:
         "fdi compress-localmin --task {wildcards.task} --device {wildcards.device}"
         " --deepiot-dir {params.deepiot_dir:q} --data {input.data:q} --settings {params.settings:q}"
-        " --out-dir {params.out_dir:q} --models {input.models:q} --datasets {params.datasets}"
+        " --out-dir {params.out_dir:q} --time-models {input.time_models:q}"
         " > {log:q} 2>&1"
 
 
@@ -148,7 +137,7 @@ rule compress_benchmark:
 rule compress_table:
     """Tables 6 and 8 (each variant's pick), every point's curve and Figure 5."""
     input:
-        **PLAN.models_and_datasets(DEVICES),
+        time_models=PLAN.time_model_files(DEVICES),
         points=PLAN.compress_files("final/points.parquet"),
         metrics=expand("results/tasks/{task}/metrics.json", task=TASKS),
         spread=PLAN.spread_metrics(),
@@ -167,7 +156,6 @@ rule compress_table:
         runtime=10,
     params:
         timings=lambda wildcards, input: PLAN.dataset_pairs(input.timings),
-        datasets=lambda wildcards, input: PLAN.dataset_pairs(input.datasets),
         tolerance=lambda wildcards: PLAN.compress["accuracy_tolerance"],
         spread_sd=lambda wildcards: PLAN.compress["accuracy_spread_sd"],
         levels=lambda wildcards: PLAN.compress["equal_accuracy_drops"],
@@ -177,5 +165,5 @@ rule compress_table:
         " --timings {params.timings} --settings {params.settings:q} --tolerance {params.tolerance}"
         " --spread-metrics {input.spread:q} --spread-sd {params.spread_sd} --levels {params.levels}"
         " --curves {output.curves:q} --tables-dir results/tables --figures-dir results/figures"
-        " --models {input.models:q} --datasets {params.datasets} --energy {input.energy:q}"
+        " --time-models {input.time_models:q} --energy {input.energy:q}"
         " > {log:q} 2>&1"

@@ -6,12 +6,7 @@ rule localmin_plan:
     """Expanded widths of every test network, per mode, from this device's time models."""
     input:
         structures=PLAN.network_structure_files(),
-        models=lambda wildcards: expand(
-            "results/models/{device}/{layer}.json",
-            device=wildcards.device,
-            layer=LAYERS,
-        ),
-        dataset="results/dataset/{device}.parquet",
+        time_model="results/registry/{device}.json",
     output:
         "results/localmin/{device}/plan.parquet",
     log:
@@ -25,8 +20,8 @@ rule localmin_plan:
     params:
         settings=PLAN.localmin_plan_settings(),
     shell:
-        "fdi localmin-plan --structures {input.structures:q} --models {input.models:q}"
-        " --dataset {input.dataset:q} --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
+        "fdi localmin-plan --structures {input.structures:q} --time-model {input.time_model:q}"
+        " --settings {params.settings:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule localmin_export:

@@ -9,10 +9,7 @@ rule networks:
             for path in PLAN.device_timing_files(device, NETWORK_SCOPES)
         ],
         checks=expand("results/timings/{device}/check.parquet", device=DEVICES),
-        datasets=expand("results/dataset/{device}.parquet", device=DEVICES),
-        models=expand(
-            "results/models/{device}/{layer}.json", device=DEVICES, layer=LAYERS
-        ),
+        time_models=PLAN.time_model_files(DEVICES),
         energy=PLAN.energy_files(
             [
                 (device, stage)
@@ -37,9 +34,8 @@ rule networks:
         runtime=10,
     params:
         checks=lambda wildcards, input: PLAN.dataset_pairs(input.checks),
-        datasets=lambda wildcards, input: PLAN.dataset_pairs(input.datasets),
         settings=PLAN.instrument_settings(),
     shell:
         "fdi networks --structures {input.structures:q} --timings {input.timings:q} --checks {params.checks}"
-        " --datasets {params.datasets} --models {input.models:q} --settings {params.settings:q}"
+        " --time-models {input.time_models:q} --settings {params.settings:q}"
         " --energy {input.energy:q} --csv {output.csv:q} --markdown {output.markdown:q} > {log:q} 2>&1"

@@ -133,10 +133,7 @@ rule tasks_table:
             for path in PLAN.device_timing_files(device, NETWORK_SCOPES)
         ],
         checks=expand("results/timings/{device}/check.parquet", device=DEVICES),
-        datasets=expand("results/dataset/{device}.parquet", device=DEVICES),
-        models=expand(
-            "results/models/{device}/{layer}.json", device=DEVICES, layer=LAYERS
-        ),
+        time_models=PLAN.time_model_files(DEVICES),
     output:
         csv="results/tables/tasks.csv",
         markdown="results/tables/tasks.md",
@@ -151,10 +148,9 @@ rule tasks_table:
     params:
         task_timings=lambda wildcards, input: PLAN.dataset_pairs(input.task_timings),
         checks=lambda wildcards, input: PLAN.dataset_pairs(input.checks),
-        datasets=lambda wildcards, input: PLAN.dataset_pairs(input.datasets),
         settings=PLAN.instrument_settings(),
     shell:
         "fdi tasks-table --metrics {input.metrics:q} --task-timings {params.task_timings}"
         " --structures {input.structures:q} --timings {input.timings:q} --checks {params.checks}"
-        " --datasets {params.datasets} --models {input.models:q} --settings {params.settings:q}"
+        " --time-models {input.time_models:q} --settings {params.settings:q}"
         " --csv {output.csv:q} --markdown {output.markdown:q} > {log:q} 2>&1"

@@ -29,6 +29,7 @@ from fdi.compress.table import (
     task_table,
 )
 from fdi.profile.families import WIDTH_NAMES
+from fdi.timemodel.device_model import DeviceTimeModel
 
 SMALL = {
     "vgg": [5, 7, 9, 6, 10, 8, 7, 12, 9, 11, 6, 13, 10, 20, 17],
@@ -114,15 +115,16 @@ def test_each_objective_term_on_a_known_structure():
             PerMflop.calls += 1
             return features["flops"].to_numpy() / 1e6
 
-    models = {"cnn": PerMflop(), "fc": PerMflop()}
-    cost = StructureCost("time", "vgg", full, models)
+    free_ops = {"max_pool": (0.0, 0.0), "softmax": (0.0, 0.0)}
+    planted = DeviceTimeModel("planted", {"cnn": PerMflop(), "fc": PerMflop()}, free_ops)
+    cost = StructureCost("time", "vgg", full, planted)
     PerMflop.calls = 0
     batch = [small, full, small, [1] * 13 + [2, 2], full]
     relative = cost(batch)
     assert PerMflop.calls == 2  # one predict call per layer type for the whole batch
     assert np.allclose(relative[:2], [43752 / 119692, 1]) and relative[2] == relative[0]
     assert relative[4] == 1 and relative[0] < relative[3] < 1
-    with pytest.raises(ValueError, match="time models"):
+    with pytest.raises(ValueError, match="time model"):
         StructureCost("time", "vgg", full)
     with pytest.raises(ValueError, match="objective term"):
         StructureCost("latency", "vgg", full)

@@ -9,11 +9,11 @@ from fdi.compress.expand import (
     algorithm2,
     best_width,
     expand_network,
-    predict_networks,
     safe_region,
     width_limit,
 )
 from fdi.profile.families import ORIGINAL_WIDTHS, layers
+from fdi.timemodel.device_model import DeviceTimeModel
 from fdi.timemodel.tree import Condition, Node, TreeLinearRegressor
 
 CONV = {
@@ -100,12 +100,13 @@ def test_expand_network_finds_planted_channel_steps_and_never_predicts_slower():
 
     conv = _tree(_split("out_channel", "mod", 8, per_element(1e-4), per_element(1e-3)), fit=("mem_out",))
     fc = _tree(_leaf(1.0, 0.001), split=("in_dim", "out_dim"))
-    models = {"cnn": conv, "fc": fc}
+    free_ops = {"max_pool": (0.0, 0.0), "softmax": (0.0, 0.0)}
+    models = DeviceTimeModel("planted", {"cnn": conv, "fc": fc}, free_ops)
     widths = [13, 30, 61, 50, 100, 90, 77, 200, 150, 130, 111, 222, 255, 1000, 900]
     for mode in ("paper", "staircase"):
         expanded = expand_network("vgg", widths, models, mode=mode, originals=ORIGINAL_WIDTHS["vgg"])
         assert all(e >= w for e, w in zip(expanded, widths, strict=True))
-        before, after = predict_networks("vgg", [widths, expanded], models)
+        before, after = models.predict_structures("vgg", [widths, expanded])
         assert after < before
         convs = [layer for layer in layers("vgg", expanded) if layer["layer"] == "cnn"]
         assert all(layer["out_channel"] % 8 == 0 for layer in convs), (mode, expanded)

@@ -160,10 +160,12 @@ def test_threads_files_and_energy(plan):
     assert plan.benchmark_threads(W(device="pixel")) == 1
     assert plan.compress_threads(W(task="deepsense")) == 1
     assert plan.compress_threads(W(task="vgg")) == 8
-    assert plan.variant_models(W(variant="deepiot")) == {"models": [], "dataset": []}
+    assert plan.variant_models(W(variant="deepiot")) == {"time_models": []}
     assert plan.variant_models(W(variant="fastdeepiot_pixel")) == {
-        "models": ["results/models/pixel/fc.json", "results/models/pixel/gru.json"],
-        "dataset": "results/dataset/pixel.parquet",
+        "time_models": ["results/registry/pixel.json"]
+    }
+    assert plan.variant_models(W(device="host", variant="x")) == {
+        "time_models": ["results/registry/host.json"]
     }
     assert len(plan.compress_files("final/graphs")) == 2 * 5
     assert plan.compress_table_outputs()["tables"] == [

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from fdi.timemodel.features import add_features
+from fdi.timemodel.op_models import term_ms
 from fdi.timemodel.registry import NoTimeModelError, load_entry, models_of, registry_key
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -127,12 +128,45 @@ def test_predict_sums_the_per_layer_predictions(tiny_run, small_network):
     expected = models["cnn"].predict(add_features(convs, "cnn")).sum()
     expected += models["fc"].predict(add_features(dense, "fc")).sum()
     expected += pool["ms_per_element"] * 7 * 7 * 12 + pool["ms_per_call"]  # the 2x2 pool of 7x7x12
+    # the in-network term: 4 parts (3 calls saved), their weights (float32) as the term counts them
+    term = load_entry(registry, device="host")["op_kinds"]["in_network"]
+    weights = [3 * 3 * 3 * 8 + 8, 3 * 3 * 8 * 12 + 12, 108 * 10 + 10, 0]
+    expected += term_ms(4, [4 * w / 1e6 for w in weights], term)
     for name in ("net.keras", "net.tflite"):
         result = predict(str(small_network / name), "--device", "host", "--registry", str(registry))
         assert result.returncode == 0, result.stderr
         total = float(result.stdout.split("total predicted time: ")[1].split(" ms")[0])
         assert total == pytest.approx(expected, rel=1e-3), name
-        assert "over 3 layers and 1 other ops" in result.stdout and "max_pool, 588 elements" in result.stdout
+        assert "over 3 layers, 1 other ops and the in-network term" in result.stdout
+        assert "max_pool, 588 elements" in result.stdout
+
+
+def test_one_time_model_prices_a_network_the_same_for_every_consumer(tiny_run):
+    """One network of the whole-network table: the table, the compression objective, Algorithm 2's
+    plan and `fdi predict` on its graph all give the same total (the registry entry's time model)."""
+    from fdi.compress.localmin_experiment import plan
+    from fdi.compress.objectives import StructureCost
+    from fdi.timemodel.device_model import DeviceTimeModel
+
+    table = pd.read_csv(tiny_run / "results/tables/networks.csv")
+    network = table[(table.family == "vgg") & (table.role == "test")].iloc[0]
+    widths = json.loads(network.widths)
+    registry = tiny_run / "results/registry"
+    time_model = DeviceTimeModel.load(registry / "host.json")
+    assert time_model.term is not None  # the zoo's in-network term
+    [total] = time_model.predict_structures("vgg", [widths])
+    assert network.predicted_ms == pytest.approx(total, rel=1e-9)
+    assert network.predicted_in_network_ms != 0
+    objective = StructureCost("time", "vgg", widths, time_model)
+    assert objective.scale == pytest.approx(total, rel=1e-12)
+    structures = pd.DataFrame([{"family": "vgg", "id": network.id, "widths": network.widths}])
+    planned = plan(structures, time_model, {"modes": ["staircase"]})
+    assert planned.predicted_before_ms.iloc[0] == pytest.approx(total, rel=1e-12)
+    [graph] = (tiny_run / "results/graphs").glob(f"net_vgg/*/{network.id}.tflite")
+    result = predict(str(graph), "--device", "host", "--registry", str(registry))
+    assert result.returncode == 0, result.stderr
+    printed = float(re.search(r"total predicted time: ([0-9.e+-]+) ms", result.stdout).group(1))
+    assert printed == pytest.approx(total, rel=1e-3)
 
 
 def test_predict_reads_recurrent_layers_from_keras_and_from_the_tflites_loop(tiny_run, small_network):

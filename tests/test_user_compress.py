@@ -136,19 +136,20 @@ def test_expand_widens_a_point_to_algorithm_2s_widths_without_changing_its_outpu
     import fdi.compress.expand as expand
     from fdi.compress.graph_network import GraphNetwork
     from fdi.compress.user_model import widened
+    from fdi.timemodel.device_model import DeviceTimeModel
 
     root, data = digits
     network = GraphNetwork(load_user_model(root / "model.keras"))
     point = network.extract([[0, 2, 3, 5, 7, 11], list(range(0, 24, 2)), list(range(9))], name="point")
     asked = []
 
-    def planted(structure, widths, models, mode, limit, originals, ops):
+    def planted(structure, widths, time_model, mode, limit, originals):
         asked.append((structure, list(widths), list(originals)))
         return [16, 32, 16]
 
     monkeypatch.setattr(expand, "expand_network", planted)
     lines: list[str] = []
-    wide, widths = widened(network, point, [6, 12, 9], ({}, {}), (), lines.append, 0)
+    wide, widths = widened(network, point, [6, 12, 9], DeviceTimeModel("planted", {}), (), lines.append, 0)
     assert asked == [(network, [6, 12, 9], [12, 24, 24])] and widths == [16, 32, 16]
     assert "[6, 12, 9] -> [16, 32, 16]" in lines[0]
     assert [wide.get_layer(n).output.shape[-1] for n in ("stem", "project", "expand", "fc")] == [

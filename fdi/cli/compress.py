@@ -10,19 +10,14 @@ from typing import Any
 from fdi.cli.arguments import json_arg, pairs
 
 
-def time_models(model_paths: list[Path], dataset_pairs: list[str]) -> dict[str, tuple[dict, dict]]:
-    """{device: (its layer time models, its op models)} from results/models/DEVICE/LAYER.json and
-    DEVICE=results/dataset/DEVICE.parquet."""
-    import pandas as pd
+def time_models(paths: list[Path]) -> dict[str, Any]:
+    """{device: its time model} from results/registry/DEVICE.json (fdi.timemodel.device_model)."""
+    from fdi.timemodel.device_model import load_time_models
 
-    from fdi.timemodel.whole_networks import fit_op_models, load_models
-
-    models = load_models(model_paths or [])
-    datasets = pairs(dataset_pairs)
-    missing = set(models) ^ set(datasets)
-    if missing:
-        raise SystemExit(f"time models and datasets must name the same devices; unmatched: {sorted(missing)}")
-    return {device: (models[device], fit_op_models(pd.read_parquet(datasets[device]))) for device in models}
+    try:
+        return load_time_models(paths or [])
+    except ValueError as error:
+        raise SystemExit(str(error)) from error
 
 
 def pin_threads(threads: int | None) -> None:
@@ -57,20 +52,20 @@ def cmd_search(args: argparse.Namespace) -> None:
 
     pin_threads(args.threads)
     settings = dict(args.settings)
-    models = time_models(args.models, args.datasets)
-    cost_models = models.get(args.device) if args.device else None
-    if settings.get("objective") == "time" and cost_models is None:
+    models = time_models(args.time_models)
+    time_model = models.get(args.device) if args.device else None
+    if settings.get("objective") == "time" and time_model is None:
         raise SystemExit(f"compress-search {args.variant}: the time objective needs --device and its models")
     inputs = [args.original, args.data]
-    if cost_models is not None:
-        inputs += [*args.models, *pairs(args.datasets).values()]
+    if time_model is not None:
+        inputs += list(args.time_models)
     result = search_seeds(
         args.original,
         args.data,
         args.family,
         settings,
         args.out_dir,
-        cost_models,
+        time_model,
         log=_log,
         inputs_digest=files_digest(inputs),
     )
@@ -84,10 +79,10 @@ def cmd_finish(args: argparse.Namespace) -> None:
     from fdi.compress.finish import finish
 
     pin_threads(args.threads)
-    models = time_models(args.models, args.datasets)
+    models = time_models(args.time_models)
     if args.expand_with and args.expand_with not in models:
         raise SystemExit(
-            f"compress-finish: --expand-with {args.expand_with} needs that device's --models and --datasets"
+            f"compress-finish: --expand-with {args.expand_with} needs that device's --time-models entry"
         )
     frame = finish(
         args.task,
@@ -105,11 +100,9 @@ def cmd_finish(args: argparse.Namespace) -> None:
 def cmd_localmin(args: argparse.Namespace) -> None:
     from fdi.compress.finish import localmin
 
-    models = time_models(args.models, args.datasets)
+    models = time_models(args.time_models)
     if args.device not in models:
-        raise SystemExit(
-            f"compress-localmin: --device {args.device} needs that device's --models and --datasets"
-        )
+        raise SystemExit(f"compress-localmin: --device {args.device} needs that device's --time-models entry")
     frame = localmin(
         args.task,
         args.device,
@@ -132,7 +125,7 @@ def cmd_table(args: argparse.Namespace) -> None:
     from fdi.compress import equal_accuracy, table
     from fdi.energy.compute import load_summaries
 
-    models = time_models(args.models, args.datasets)
+    models = time_models(args.time_models)
     points = pd.concat([pd.read_parquet(p) for p in args.points], ignore_index=True)
     originals = table.original_rows(args.metrics)
     timings = {device: pd.read_parquet(path) for device, path in pairs(args.timings).items()}
@@ -185,9 +178,12 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     """Register the compression subcommands with the `fdi` parser."""
 
     def models(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--models", nargs="*", type=Path, default=[], help="results/models/DEVICE/LAYER.json")
         p.add_argument(
-            "--datasets", nargs="*", default=[], help="DEVICE=results/dataset/DEVICE.parquet (op models)"
+            "--time-models",
+            nargs="*",
+            type=Path,
+            default=[],
+            help="results/registry/DEVICE.json: a device's time model (fdi register)",
         )
 
     def threads(p: argparse.ArgumentParser) -> None:

@@ -19,7 +19,8 @@ def _networks(args: argparse.Namespace, extra_structures=None, extra_timings=Non
     import pandas as pd
 
     from fdi.energy.compute import load_summaries
-    from fdi.timemodel.whole_networks import load_models, networks_table, with_energy
+    from fdi.timemodel.device_model import load_time_models
+    from fdi.timemodel.whole_networks import networks_table, with_energy
 
     structures = pd.concat(
         [pd.read_parquet(p) for p in args.structures]
@@ -32,13 +33,11 @@ def _networks(args: argparse.Namespace, extra_structures=None, extra_timings=Non
     for device, frame in (extra_timings or {}).items():
         timings.setdefault(device, []).append(frame)
     checks = {device: pd.read_parquet(path) for device, path in pairs(args.checks).items()}
-    datasets = {device: pd.read_parquet(path) for device, path in pairs(args.datasets).items()}
     table = networks_table(
         structures,
         {device: pd.concat(frames, ignore_index=True) for device, frames in timings.items()},
         checks,
-        datasets,
-        load_models(args.models),
+        load_time_models(args.time_models),
         args.settings,
     )
     return with_energy(table, load_summaries(getattr(args, "energy", None) or []))
@@ -175,15 +174,16 @@ def cmd_predict(args: argparse.Namespace) -> None:
         print(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
     total = layers.predicted_ms.sum() if len(layers) else 0.0
     term = int((layers.layer == "network").sum()) if len(layers) else 0  # the in-network term's row
-    ops = int((~layers.layer.isin([*LAYER_TYPES, "network"])).sum()) if len(layers) else 0
-    if term:  # priced op by op
-        recurrent = len(layers) - ops - term
+    layer_rows = int(layers.layer.isin(LAYER_TYPES).sum()) if len(layers) else 0
+    other = len(layers) - layer_rows - term
+    with_term = " and the in-network term" if term else ""
+    if layers.attrs.get("by") == "ops":
         print(
-            f"total predicted time: {total:.4g} ms over {ops} ops (op models), {recurrent} recurrent layers"
-            " and the in-network term"
+            f"total predicted time: {total:.4g} ms over {other} ops (op models), {layer_rows} recurrent"
+            f" layers{with_term}"
         )
     else:
-        print(f"total predicted time: {total:.4g} ms over {len(layers) - ops} layers and {ops} other ops")
+        print(f"total predicted time: {total:.4g} ms over {layer_rows} layers, {other} other ops{with_term}")
     if len(layers) and (layers.note != "").any():
         print("note: 'extrapolated' layers lie outside what was measured on this device; trust them less")
     counted = len(layers) - term
@@ -299,8 +299,13 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
         "--timings", type=Path, nargs="+", required=True, help="results/timings/DEVICE/net_*/N.parquet"
     )
     p.add_argument("--checks", nargs="+", required=True, metavar="DEVICE=PATH")
-    p.add_argument("--datasets", nargs="+", required=True, metavar="DEVICE=PATH")
-    p.add_argument("--models", type=Path, nargs="+", required=True, help="results/models/DEVICE/LAYER.json")
+    p.add_argument(
+        "--time-models",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="results/registry/DEVICE.json (fdi register)",
+    )
     p.add_argument("--settings", type=json_arg, required=True, help="{device: its settings} (JSON)")
     p.add_argument(
         "--energy",

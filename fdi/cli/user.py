@@ -13,13 +13,12 @@ from fdi.cli.compress import pin_threads
 SCHEMA = Path(__file__).resolve().parents[2] / "config" / "config.schema.yaml"
 
 
-def device_cost_models(registry: Path, device: str) -> tuple[dict[str, Any], dict[str, tuple[float, float]]]:
-    """The device's layer time models and op models from the registry (`fdi register`)."""
-    from fdi.timemodel.registry import load_entry, models_of
+def device_time_model(registry: Path, device: str) -> Any:
+    """The device's time model from the registry (`fdi register`; fdi.timemodel.device_model)."""
+    from fdi.timemodel.device_model import DeviceTimeModel
+    from fdi.timemodel.registry import load_entry
 
-    entry = load_entry(registry, device=device)
-    ops = {kind: (m["ms_per_element"], m["ms_per_call"]) for kind, m in entry.get("op_models", {}).items()}
-    return models_of(entry), ops
+    return DeviceTimeModel.from_entry(load_entry(registry, device=device))
 
 
 def device_settings(config_files: list[Path], device: str) -> dict[str, Any]:
@@ -50,14 +49,14 @@ def cmd_compress(args: argparse.Namespace) -> None:
     if args.measure and not args.device:
         raise SystemExit("fdi compress: --measure needs --device (where to time the models)")
     measure = (args.device, device_settings(args.config, args.device)) if args.measure else None
-    cost_models = None
+    time_model = None
     if args.objective == "time" or args.expand:
         if not args.device:
             raise SystemExit(
                 "fdi compress: --objective time and --expand need --device (whose time models to use)"
             )
         try:
-            cost_models = device_cost_models(args.registry, args.device)
+            time_model = device_time_model(args.registry, args.device)
         except (NoTimeModelError, FileNotFoundError) as error:
             raise SystemExit(
                 f"fdi compress: {error}; fit the device's time models first "
@@ -86,7 +85,7 @@ def cmd_compress(args: argparse.Namespace) -> None:
     ties = [group.split(",") for group in args.tie]
     try:
         rows = compress_user_model(
-            args.model, args.data, args.out_dir, settings, finetune, cost_models, ties, measure=measure
+            args.model, args.data, args.out_dir, settings, finetune, time_model, ties, measure=measure
         )
     except ValueError as error:
         raise SystemExit(f"fdi compress: {error}") from error

@@ -27,8 +27,9 @@ def _limit(text: str) -> str | float:
 def cmd_expand(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from fdi.compress.expand import expand_network, network_parts, predict_networks
-    from fdi.timemodel.registry import NoTimeModelError, load_entry, models_of
+    from fdi.compress.expand import expand_network, network_parts
+    from fdi.timemodel.device_model import DeviceTimeModel
+    from fdi.timemodel.registry import NoTimeModelError, load_entry
 
     try:
         entry = load_entry(args.registry, device=args.device)
@@ -46,7 +47,8 @@ def cmd_expand(args: argparse.Namespace) -> None:
         family = family_of(model)
     except ValueError as error:
         raise SystemExit(f"fdi expand: {args.model}: {error}") from error
-    models = models_of(entry)
+    time_model = DeviceTimeModel.from_entry(entry)
+    models = time_model.layers
     missing = {kind for _, kind, _ in network_parts(family, ORIGINAL_WIDTHS[family])} & {
         "fc",
         "cnn",
@@ -56,12 +58,12 @@ def cmd_expand(args: argparse.Namespace) -> None:
     if missing:
         raise SystemExit(f"fdi expand: device {args.device!r} has no {', '.join(sorted(missing))} model")
     widths = widths_of(model, family)
-    new = expand_network(family, widths, models, args.mode, args.limit, ORIGINAL_WIDTHS[family])
-    before, after = predict_networks(family, [widths, new], models)
+    new = expand_network(family, widths, time_model, args.mode, args.limit, ORIGINAL_WIDTHS[family])
+    before, after = time_model.predict_structures(family, [widths, new])
     per_width = pd.DataFrame({"layer": WIDTH_NAMES[family], "width": widths, "expanded": new})
     print(f"{args.model} ({family}) on {args.device} ({entry['key']}), mode {args.mode}:")
     print(per_width.to_string(index=False))
-    print(f"predicted: {before:.4g} ms -> {after:.4g} ms ({100 * (after / before - 1):+.1f}%), layers only")
+    print(f"predicted: {before:.4g} ms -> {after:.4g} ms ({100 * (after / before - 1):+.1f}%)")
     expanded = expand_model(model, new, family)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     expanded.save(args.out)
@@ -72,14 +74,14 @@ def cmd_localmin_plan(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from fdi.compress.localmin_experiment import plan
-    from fdi.timemodel.whole_networks import load_models
+    from fdi.timemodel.device_model import DeviceTimeModel
 
     structures = pd.concat([pd.read_parquet(p) for p in args.structures], ignore_index=True)
-    models = load_models(args.models)
-    if len(models) != 1:
-        raise SystemExit(f"fdi localmin-plan: models of one device expected, got {', '.join(models)}")
-    [device_models] = models.values()
-    planned = plan(structures, device_models, pd.read_parquet(args.dataset), args.settings)
+    try:
+        time_model = DeviceTimeModel.load(args.time_model)
+    except ValueError as error:
+        raise SystemExit(f"fdi localmin-plan: {error}") from error
+    planned = plan(structures, time_model, args.settings)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     planned.to_parquet(args.out, index=False)
     changed = planned.groupby("mode").changed.sum().to_dict()
@@ -153,8 +155,9 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
         "Choose expanded widths (Algorithm 2, every mode) for the whole-network table's test networks.",
     )
     p.add_argument("--structures", nargs="+", type=Path, required=True, help="net_<family> structures")
-    p.add_argument("--models", nargs="+", type=Path, required=True, help="results/models/DEVICE/*.json")
-    p.add_argument("--dataset", type=Path, required=True, help="the device's dataset (for the op models)")
+    p.add_argument(
+        "--time-model", type=Path, required=True, help="results/registry/DEVICE.json (fdi register)"
+    )
     p.add_argument(
         "--settings", type=json_arg, required=True, help='e.g. {"modes": ["paper"], "limit": 0.25}'
     )

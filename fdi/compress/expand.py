@@ -14,7 +14,8 @@ least the trained one is a free choice; this module picks it from a device's tim
   model, and the fastest wins, the widest among equal times (free capacity).
 - `expand_network` applies either rule to a network of a family (fdi.profile.families): one layer's
   out-width is the next one's in-width, so every candidate is scored by the network's total
-  predicted time (layers and ops) and taken only if it lowers that total, as the paper resolves
+  predicted time (the device's time model, fdi.timemodel.device_model: layers, ops and the
+  in-network term) and taken only if it lowers that total, as the paper resolves
   conflicts between neighbouring layers.
 - `safe_region` gives, for two sibling leaves of a conv tree split on `in_channel mod tau`, the
   (in, out) square where taking the expansion is always faster (the paper's eq. 10-11 example).
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from fdi.compress.network import Structure, structure_of
+from fdi.timemodel.device_model import DeviceTimeModel
 from fdi.timemodel.features import add_features
 from fdi.timemodel.tree import Condition, Node, TreeLinearRegressor
 
@@ -123,31 +125,6 @@ def network_parts(network: str | Structure, widths: Sequence[int]) -> list[tuple
     return parts
 
 
-def predict_networks(
-    network: str | Structure,
-    candidates: Sequence[Sequence[int]],
-    models: dict[str, TreeLinearRegressor],
-    op_models: dict[str, tuple[float, float]] | None = None,
-) -> np.ndarray:
-    """Predicted ms (layers + ops) of many width vectors of one network, one predict call per
-    layer type."""
-    rows: dict[str, list[dict[str, Any]]] = {}
-    owners: dict[str, list[int]] = {}
-    totals = np.zeros(len(candidates))
-    for index, widths in enumerate(candidates):
-        for layer in structure_of(network).layers(widths):
-            kind = layer["layer"]
-            rows.setdefault(kind, []).append({k: v for k, v in layer.items() if k != "name"})
-            owners.setdefault(kind, []).append(index)
-        for op in structure_of(network).other_ops(widths) if op_models else []:
-            per_element, per_call = op_models.get(op["op"], (0.0, 0.0))
-            totals[index] += per_element * op["elements"] + per_call
-    for kind, kind_rows in rows.items():
-        predicted = models[kind].predict(add_features(pd.DataFrame(kind_rows), kind))
-        np.add.at(totals, np.asarray(owners[kind]), predicted)
-    return totals
-
-
 def _width_roles(
     network: str | Structure, widths: Sequence[int], position: int
 ) -> list[tuple[int, str, str]]:
@@ -167,11 +144,10 @@ def _width_roles(
 def expand_network(
     network: str | Structure,
     widths: Sequence[int],
-    models: dict[str, TreeLinearRegressor],
+    time_model: DeviceTimeModel,
     mode: str = "staircase",
     limit: str | float = "next_pow2",
     originals: Sequence[int] | None = None,
-    op_models: dict[str, tuple[float, float]] | None = None,
     min_gain: float = 0.0,
 ) -> list[int]:
     """Widths at least `widths` that the network's total predicted time prefers, one width at a
@@ -183,15 +159,15 @@ def expand_network(
     reason to change a deployed network, and no instrument could confirm it."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    expanded = _expand_network(network, widths, models, mode, limit, originals, op_models)
+    expanded = _expand_network(network, widths, time_model, mode, limit, originals)
     if expanded != [int(w) for w in widths] and min_gain > 0:
-        before, after = predict_networks(network, [list(widths), expanded], models, op_models)
+        before, after = time_model.predict_structures(network, [list(widths), expanded])
         if after > (1 - min_gain) * before:
             return [int(w) for w in widths]
     return expanded
 
 
-def _expand_network(network, widths, models, mode, limit, originals, op_models) -> list[int]:
+def _expand_network(network, widths, time_model, mode, limit, originals) -> list[int]:
     current = [int(w) for w in widths]
     originals = list(originals) if originals is not None else current
     for position in range(len(current)):
@@ -200,7 +176,7 @@ def _expand_network(network, widths, models, mode, limit, originals, op_models) 
 
             def score(candidates: list[int], position: int = position) -> np.ndarray:
                 vectors = [[*current[:position], w, *current[position + 1 :]] for w in candidates]
-                return predict_networks(network, vectors, models, op_models)
+                return time_model.predict_structures(network, vectors)
 
             chosen, _, _ = best_width(score, current[position], limit_w)
             current[position] = chosen
@@ -208,14 +184,14 @@ def _expand_network(network, widths, models, mode, limit, originals, op_models) 
         proposals = set()
         structures = structure_of(network).layers(current)
         for index, kind, feature in _width_roles(network, current, position):
-            proposed = algorithm2(models[kind], kind, structures[index], expandable=[feature])
+            proposed = algorithm2(time_model.layers[kind], kind, structures[index], expandable=[feature])
             proposals.add(int(proposed[feature]))
         proposals.discard(current[position])
         if not proposals:
             continue
         candidates = [current[position], *sorted(proposals)]
         vectors = [[*current[:position], w, *current[position + 1 :]] for w in candidates]
-        totals = predict_networks(network, vectors, models, op_models)
+        totals = time_model.predict_structures(network, vectors)
         best = int(np.argmin(totals))
         if totals[best] < totals[0]:
             current[position] = candidates[best]

@@ -24,9 +24,7 @@ from fdi.compress.expand import expand_network
 from fdi.compress.objectives import layer_totals, parameter_fraction
 from fdi.compress.widen_keras import expand_model
 from fdi.profile.families import family_of, inputs_of, reports_top5, widths_of
-
-TimeModels = tuple[dict[str, Any], dict[str, tuple[float, float]]]
-"""A device's layer time models and its op models (fdi.timemodel.whole_networks)."""
+from fdi.timemodel.device_model import DeviceTimeModel
 
 FINETUNE_DEFAULTS = {"epochs": 2, "learning_rate": 5e-4, "batch_size": 128, "seed": 0, "schedule": "cosine"}
 
@@ -197,10 +195,10 @@ def finish(
     data_path: Path,
     settings: dict[str, Any],
     out_dir: Path,
-    expand_with: TimeModels | None = None,
+    expand_with: DeviceTimeModel | None = None,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
-    """Fine-tune (after Algorithm 2 under `expand_with`, a device's layer and op models, if
+    """Fine-tune (after Algorithm 2 under `expand_with`, a device's time model, if
     given) and export every point; write `out_dir/points.parquet` (one row per point) and the
     graphs under `out_dir/graphs`. Predicted times for every device are the table step's job, so
     adding a device does not redo a fine-tuning."""
@@ -229,16 +227,14 @@ def finish(
         model = keras.models.load_model(network, compile=False)
         widths = widths_of(model, family)
         if expand_with is not None:
-            models, ops = expand_with
             local = settings.get("localmin", {})
             new = expand_network(
                 family,
                 widths,
-                models,
+                expand_with,
                 local.get("mode", "staircase"),
                 local.get("limit", "next_pow2"),
                 original,
-                ops,
                 float(local.get("min_gain", 0.0)),
             )
             log(f"point {index}: Algorithm 2 on the device's models: {widths} -> {new}")
@@ -280,10 +276,10 @@ def localmin(
     data_path: Path,
     settings: dict[str, Any],
     out_dir: Path,
-    time_models: TimeModels,
+    time_model: DeviceTimeModel,
     log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
-    """DeepIoT+localMin on `device` (whose layer and op models `time_models` are): DeepIoT's
+    """DeepIoT+localMin on `device` (`time_model` is its time model): DeepIoT's
     finished points widened by Algorithm 2, no retraining; for recurrent networks also t_min
     (every width 1, then Algorithm 2), an untrained network timed for its execution time only."""
     import keras
@@ -294,7 +290,6 @@ def localmin(
     variant = f"deepiot_localmin_{device}"
     deepiot = pd.read_parquet(Path(deepiot_dir) / "points.parquet")
     arrays, _ = artefact.load(data_path)
-    models, ops = time_models
     local = settings.get("localmin", {})
     out_dir = Path(out_dir)
     (out_dir / "graphs").mkdir(parents=True, exist_ok=True)
@@ -310,11 +305,10 @@ def localmin(
         new = expand_network(
             family,
             widths,
-            models,
+            time_model,
             local.get("mode", "staircase"),
             local.get("limit", "next_pow2"),
             original,
-            ops,
             float(local.get("min_gain", 0.0)),
         )
         expanded = expand_model(model, new, family)
@@ -351,11 +345,10 @@ def localmin(
         t_min = expand_network(
             family,
             ones,
-            models,
+            time_model,
             local.get("mode", "staircase"),
             local.get("limit", "next_pow2"),
             original,
-            ops,
             0.0,
         )
         classes = int(arrays["y_train"].max()) + 1

@@ -21,22 +21,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fdi.compress.expand import MODES, expand_network, predict_networks
+from fdi.compress.expand import MODES, expand_network
 from fdi.profile.families import ORIGINAL_WIDTHS
 from fdi.timemodel.dataset import summarise_timings
-from fdi.timemodel.tree import TreeLinearRegressor
-from fdi.timemodel.whole_networks import fit_op_models
+from fdi.timemodel.device_model import DeviceTimeModel
 
 
 def plan(
     structures: pd.DataFrame,
-    models: dict[str, TreeLinearRegressor],
-    dataset: pd.DataFrame,
+    time_model: DeviceTimeModel,
     settings: dict[str, Any],
 ) -> pd.DataFrame:
     """Per test network and mode: its widths, the expanded widths, predicted ms before and after
-    (layers and ops)."""
-    op_models = fit_op_models(dataset)
+    (the device's time model)."""
     modes = settings.get("modes", list(MODES))
     limit = settings.get("limit", "next_pow2")
     networks = structures[structures.get("role", "test") == "test"] if "role" in structures else structures
@@ -47,14 +44,13 @@ def plan(
             new = expand_network(
                 network.family,
                 widths,
-                models,
+                time_model,
                 mode,
                 limit,
                 ORIGINAL_WIDTHS[network.family],
-                op_models,
                 min_gain=float(settings.get("min_gain", 0.0)),
             )
-            before, after = predict_networks(network.family, [widths, new], models, op_models)
+            before, after = time_model.predict_structures(network.family, [widths, new])
             rows.append(
                 {
                     "family": network.family,

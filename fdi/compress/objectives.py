@@ -6,8 +6,9 @@ original network's, so one lambda means the same whatever the network's size:
   does the compressing;
 - `params`: the fraction of parameters kept (a size reward; Keras's count, `parameter_counts`);
 - `flops`: the fraction of FLOPs kept (DeepIoT+FLOPs);
-- `time`: the device's predicted execution time (eq. 8), the sum of its time models' predictions
-  over the layers and the ops, one predict call per layer type for the whole batch of structures.
+- `time`: the device's predicted execution time (eq. 8): its time model
+  (fdi.timemodel.device_model: layers, ops and the in-network term), one predict call per layer
+  type for the whole batch of structures.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fdi.compress.expand import predict_networks
 from fdi.compress.network import Structure, structure_of
+from fdi.timemodel.device_model import DeviceTimeModel
 from fdi.timemodel.features import add_features
 
 TERMS = ("none", "params", "flops", "time")
@@ -55,14 +56,13 @@ class StructureCost:
         term: str,
         network: str | Structure,
         original: Sequence[int],
-        models: dict[str, Any] | None = None,
-        op_models: dict[str, tuple[float, float]] | None = None,
+        time_model: DeviceTimeModel | None = None,
     ) -> None:
         if term not in TERMS:
             raise ValueError(f"objective term must be one of {', '.join(TERMS)}, not {term!r}")
-        if term == "time" and not models:
-            raise ValueError("the time objective needs the device's time models")
-        self.term, self.network, self.models, self.op_models = term, structure_of(network), models, op_models
+        if term == "time" and time_model is None:
+            raise ValueError("the time objective needs the device's time model")
+        self.term, self.network, self.time_model = term, structure_of(network), time_model
         self.original = [int(w) for w in original]
         self.scale = 1.0 if term == "none" else float(self._raw([self.original])[0])
 
@@ -71,7 +71,8 @@ class StructureCost:
             return parameter_counts(self.network, candidates)
         if self.term == "flops":
             return layer_totals(self.network, candidates, "flops")
-        return predict_networks(self.network, candidates, self.models, self.op_models)
+        assert self.time_model is not None
+        return self.time_model.predict_structures(self.network, candidates)
 
     def __call__(self, candidates: Sequence[Sequence[int]]) -> np.ndarray:
         """Relative cost of each width vector (zeros for `none`); identical vectors are costed once."""

@@ -36,6 +36,7 @@ from fdi.compress.compressor import Compressor
 from fdi.compress.network import FamilyNetwork, Prunable
 from fdi.compress.objectives import StructureCost, parameter_fraction
 from fdi.tasks.plateau import validation_split
+from fdi.timemodel.device_model import DeviceTimeModel
 
 DEFAULTS: dict[str, Any] = {
     "objective": "none",
@@ -248,7 +249,7 @@ def search(
     family: str,
     settings: dict[str, Any],
     out_dir: Path,
-    cost_models: tuple[dict[str, Any], dict[str, tuple[float, float]]] | None = None,
+    time_model: DeviceTimeModel | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the search on a task's original (a family network) and its data artefact; write
@@ -265,7 +266,7 @@ def search(
     network = FamilyNetwork(family, keras.models.load_model(original_path, compile=False))
     extra = {"family": family, "data": record["data"]}
     return run_search(
-        network, (train_x, train_y), (valid_x, valid_y), settings, out_dir, cost_models, log, extra
+        network, (train_x, train_y), (valid_x, valid_y), settings, out_dir, time_model, log, extra
     )
 
 
@@ -275,7 +276,7 @@ def run_search(
     valid: tuple[list[np.ndarray], np.ndarray],
     settings: dict[str, Any],
     out_dir: Path,
-    cost_models: tuple[dict[str, Any], dict[str, tuple[float, float]]] | None = None,
+    time_model: DeviceTimeModel | None = None,
     log: Callable[[str], None] = print,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -299,9 +300,8 @@ def run_search(
     )
     model = network.model
     original = network.widths
-    models, op_models = cost_models or (None, None)
-    cost = StructureCost(settings["objective"], network, original, models, op_models)
-    time_cost = StructureCost("time", network, original, models, op_models) if models else None
+    cost = StructureCost(settings["objective"], network, original, time_model)
+    time_cost = StructureCost("time", network, original, time_model) if time_model else None
     engine = Search(network, settings, cost)
     measure = "params" if cost.term == "none" else cost.term
     goal = accuracy(model, valid_x, valid_y) - float(settings["accuracy_drop"])

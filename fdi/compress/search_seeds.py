@@ -13,6 +13,7 @@ from typing import Any
 
 from fdi.atomic import replacing
 from fdi.compress.search import search, settings_with_defaults
+from fdi.timemodel.device_model import DeviceTimeModel
 
 
 def search_seeds(
@@ -21,7 +22,7 @@ def search_seeds(
     family: str,
     settings: dict[str, Any],
     out_dir: Path,
-    cost_models: tuple[dict[str, Any], dict[str, tuple[float, float]]] | None = None,
+    time_model: DeviceTimeModel | None = None,
     log: Callable[[str], None] = print,
     inputs_digest: str = "",
 ) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def search_seeds(
             log(f"search seed {seed} ({number}/{len(seeds)})")
             seed_dir.mkdir(parents=True, exist_ok=True)
             record.write_text(digest + "\n")
-            result = search(original_path, data_path, family, seed_settings, seed_dir, cost_models, log)
+            result = search(original_path, data_path, family, seed_settings, seed_dir, time_model, log)
         searches[str(seed)] = result
         points += [
             {**point, "seed": seed, "path": f"seed-{seed}/points/target-{k}.keras"}

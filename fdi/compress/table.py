@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fdi.compress.expand import predict_networks
 from fdi.profile.families import WIDTH_NAMES
 from fdi.timemodel.dataset import summarise_timings
+from fdi.timemodel.device_model import DeviceTimeModel
 
 TABLE_NUMBER = {"vgg": 6, "deepsense": 8}
 
@@ -42,7 +42,7 @@ def curves(
     points: pd.DataFrame,
     originals: pd.DataFrame,
     times: pd.DataFrame,
-    time_models: dict[str, Any] | None = None,
+    time_models: dict[str, DeviceTimeModel] | None = None,
     energy: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Every point (and each task's original as variant `original`) with its measured time per
@@ -50,11 +50,11 @@ def curves(
     the predicted network time as predicted_ms_DEVICE (one vectorised call per family)."""
     frame = pd.concat([originals, points], ignore_index=True)
     frame["id"] = frame.graph.str.removesuffix(".tflite")
-    for device, (models, ops) in (time_models or {}).items():
+    for device, time_model in (time_models or {}).items():
         predicted = pd.Series(np.nan, index=frame.index)
         for family, rows in frame.groupby("family"):
             widths = [json.loads(w) for w in rows.widths]
-            predicted[rows.index] = predict_networks(family, widths, models, ops)
+            predicted[rows.index] = time_model.predict_structures(family, widths)
         frame[f"predicted_ms_{device}"] = predicted
     for device, rows in times.groupby("device"):
         rows = rows.set_index("id")

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from fdi.timemodel.device_model import DeviceTimeModel
+
 SPLITS = ("train", "val", "test")
 
 
@@ -103,7 +105,7 @@ def widened(
     network: Any,
     small: Any,
     widths: list[int],
-    cost_models: tuple[dict[str, Any], dict[str, tuple[float, float]]] | None,
+    time_model: DeviceTimeModel | None,
     ties: Sequence[Sequence[str]],
     log: Callable[[str], None],
     index: int,
@@ -114,10 +116,9 @@ def widened(
     from fdi.compress.expand import expand_network
     from fdi.compress.graph_network import GraphNetwork
 
-    if cost_models is None:
-        raise ValueError("--expand needs a device's time models")
-    models, ops = cost_models
-    new = expand_network(network, widths, models, "staircase", "next_pow2", network.widths, ops)
+    if time_model is None:
+        raise ValueError("--expand needs a device's time model")
+    new = expand_network(network, widths, time_model, "staircase", "next_pow2", network.widths)
     log(f"point {index}: Algorithm 2 on the device's models: {widths} -> {new}")
     if new == widths:
         return small, widths
@@ -130,7 +131,7 @@ def compress_user_model(
     out_dir: Path,
     settings: dict[str, Any],
     finetune: dict[str, Any],
-    cost_models: tuple[dict[str, Any], dict[str, tuple[float, float]]] | None = None,
+    time_model: DeviceTimeModel | None = None,
     ties: Sequence[Sequence[str]] = (),
     log: Callable[[str], None] = print,
     measure: tuple[str, dict[str, Any]] | None = None,
@@ -159,7 +160,7 @@ def compress_user_model(
     log(f"original: test accuracy {original_test:.4f}")
     extra = {"model": str(model_path), "data": str(data_path), "original_test_accuracy": original_test}
     result = run_search(
-        network, data["train"], data["val"], settings, out_dir / "search", cost_models, log, extra
+        network, data["train"], data["val"], settings, out_dir / "search", time_model, log, extra
     )
     rows = []
     name = point_name(out_dir)
@@ -171,7 +172,7 @@ def compress_user_model(
         widths = list(point["widths"])
         if not final.exists():
             if settings.get("expand"):
-                small, widths = widened(network, small, widths, cost_models, ties, log, index)
+                small, widths = widened(network, small, widths, time_model, ties, log, index)
             log(f"point {index}: fine-tuning {widths}")
             fine_tune_on(small, data["train"], data["val"], finetune, log)
             final.parent.mkdir(parents=True, exist_ok=True)

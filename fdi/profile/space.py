@@ -214,8 +214,9 @@ def sample_family_layers(family: str, settings: Mapping[str, Any], seed: int) ->
 def sample_whole_networks(family: str, settings: Mapping[str, Any], seed: int) -> pd.DataFrame:
     """Random-width whole networks of a family, each width in `width_fraction` of the original's.
 
-    `calibration` of them (role `calibration`) fit the in-network term of the prediction
-    (fdi.timemodel.whole_networks); the other `networks` (role `test`) are the ones reported. The calibration
+    `calibration` of them (role `calibration`: timed and listed, not scored; until 2026-12-01 they
+    fitted a per-family in-network term, now the zoo's term prices every network); the other
+    `networks` (role `test`) are the ones reported. The calibration
     networks are spread evenly over the list, hence over the shards: a machine state that one
     benchmark job happened to run in then shifts calibration and test networks alike."""
     from fdi.profile import families

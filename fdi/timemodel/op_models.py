@@ -206,6 +206,16 @@ def fit_in_network(ops: pd.DataFrame, measured: pd.Series, column: str, call_ms:
     }
 
 
+def term_ms(parts: int, megabytes: Any, term: dict[str, Any]) -> float:
+    """The in-network term of one network of `parts` parts (each timed alone, each paid one
+    interpreter call; the network pays one) whose parts hold `megabytes` of weights each: what
+    `in_network_ms` adds to the sum of the parts, for any reader of a network
+    (fdi.timemodel.device_model)."""
+    cap = term["cap_mb"]
+    capped = float(sum(megabytes if cap is None else np.minimum(megabytes, cap)))
+    return -(int(parts) - 1) * term["call_ms"] + term["ms_per_mb"] * max(0.0, capped - term["free_mb"])
+
+
 def in_network_ms(ops: pd.DataFrame, column: str, term: dict[str, Any]) -> pd.Series:
     """Each network's predicted time from its ops' `column` and the fitted term."""
     sums = network_sums(ops, column, term["call_ms"], term["cap_mb"], term["free_mb"])

@@ -8,7 +8,9 @@ from typing import Any
 
 import pandas as pd
 
+from fdi.timemodel.device_model import weight_megabytes
 from fdi.timemodel.features import add_features
+from fdi.timemodel.op_models import RELABEL_KINDS, term_ms
 from fdi.timemodel.read_network import read_network
 from fdi.timemodel.registry import load_entry, models_of, outside_ranges
 
@@ -61,7 +63,33 @@ def predict_network(
                 "note": "; ".join(notes),
             }
         )
-    return pd.DataFrame(rows), network.unsupported, entry
+    return _with_term(rows, entry, layer_megabytes(rows, network.layers)), network.unsupported, entry
+
+
+def layer_megabytes(rows: list[dict[str, Any]], layers: list[dict[str, Any]]) -> list[float]:
+    """Each priced row's weights (MB, float32): a layer's param_size, 0 for an op."""
+    sizes = {layer["name"]: weight_megabytes(layer) for layer in layers}
+    return [sizes.get(row["name"], 0.0) if row["layer"] != "op" else 0.0 for row in rows]
+
+
+def _with_term(rows: list[dict[str, Any]], entry: dict[str, Any], megabytes: list[float]) -> pd.DataFrame:
+    """The priced rows and, where the device has one, the in-network term as one more row
+    (fdi.timemodel.device_model: the same term every reader of a network adds)."""
+    term = (entry.get("op_kinds") or {}).get("in_network")
+    if term is not None and rows:
+        rows = [
+            *rows,
+            {
+                "position": len(rows),
+                "name": "(in-network term)",
+                "layer": "network",
+                "structure": "one call for all parts; weights the cache cannot keep",
+                "mflops": float("nan"),
+                "predicted_ms": term_ms(len(rows), megabytes, term),
+                "note": "",
+            },
+        ]
+    return pd.DataFrame(rows)
 
 
 def _layer_row(
@@ -116,11 +144,13 @@ def predict_by_ops(
                 unsupported.append(f"{op.name} (WHILE: no recurrent layer model for {device})")
             continue
         structures.append({"name": op.name, "network": "network", **op_structure(op)})
-    priced, total = predict_graph(pd.DataFrame(structures), entry["op_kinds"])
-    rows = []
+    priced, _ = predict_graph(pd.DataFrame(structures), entry["op_kinds"])
+    rows, megabytes = [], []
     for position, op in priced.iterrows():
         if pd.isna(op.predicted_ms):
             unsupported.append(f"{op['name']} ({op.kind}: no op model for {device})")
+            continue
+        if op.kind in RELABEL_KINDS:
             continue
         rows.append(
             {
@@ -133,22 +163,12 @@ def predict_by_ops(
                 "note": op.note,
             }
         )
-    rows.append(
-        {
-            "position": len(priced),
-            "name": "(in-network term)",
-            "layer": "network",
-            "structure": "one call for all ops; weights the cache cannot keep",
-            "mflops": float("nan"),
-            # a recurrent layer timed alone paid the interpreter call too: in the network, once
-            "predicted_ms": total
-            - float(priced.predicted_ms.sum())
-            - len(loops) * entry["op_kinds"]["in_network"]["call_ms"],
-            "note": "",
-        }
-    )
-    for position, layer in enumerate(loops, start=len(priced) + 1):
+        megabytes.append(4 * float(op.weights) / 1e6)
+    for position, layer in enumerate(loops, start=len(priced)):
         kind = layer["layer"]
         ranges = entry.get("measured_ranges", {}).get(kind, {})
         rows.append(_layer_row(position, layer, layer_models[kind], ranges))
-    return pd.DataFrame(rows), unsupported, entry
+        megabytes.append(weight_megabytes(layer))
+    priced_rows = _with_term(rows, entry, megabytes)
+    priced_rows.attrs["by"] = "ops"
+    return priced_rows, unsupported, entry
