@@ -239,9 +239,9 @@ class Plan:
         """`flag 'path'...` for an optional input (shell-quoted), or nothing without one."""
         return " ".join([flag, *(shlex.quote(str(path)) for path in paths)]) if paths else ""
 
-    def zoo_tables(self) -> list[str]:
+    def zoo_tables(self, extensions: tuple[str, ...] = ("csv", "md")) -> list[str]:
         return (
-            [f"results/tables/zoo/{device}.{ext}" for device in self.devices for ext in ("csv", "md")]
+            [f"results/tables/zoo/{device}.{ext}" for device in self.devices for ext in extensions]
             if self.zoo_scopes
             else []
         )

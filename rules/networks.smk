@@ -1,6 +1,7 @@
 rule networks:
-    """Whole random-width networks: measured time against the time models' sum over their layers
-    and ops, per device; Spearman's rank correlation per family."""
+    """Whole networks (the families' random-width networks, and the zoo's as family `zoo`):
+    measured time against the device's time model, per device; Spearman's rank correlation per
+    family."""
     input:
         structures=PLAN.network_structure_files(),
         timings=[
@@ -10,6 +11,7 @@ rule networks:
         ],
         checks=expand("results/timings/{device}/check.parquet", device=DEVICES),
         time_models=PLAN.time_model_files(DEVICES),
+        zoo=PLAN.zoo_tables(("csv",)),
         energy=PLAN.energy_files(
             [
                 (device, stage)
@@ -37,5 +39,5 @@ rule networks:
         settings=PLAN.instrument_settings(),
     shell:
         "fdi networks --structures {input.structures:q} --timings {input.timings:q} --checks {params.checks}"
-        " --time-models {input.time_models:q} --settings {params.settings:q}"
+        " --time-models {input.time_models:q} --settings {params.settings:q} --zoo {input.zoo:q}"
         " --energy {input.energy:q} --csv {output.csv:q} --markdown {output.markdown:q} > {log:q} 2>&1"

@@ -11,7 +11,7 @@ import pytest
 from fdi.profile.cut_ops import NotCuttableError, cut_op, op_kinds
 from fdi.profile.tflite_ops import op_structure, read_graph
 from fdi.profile.zoo import ZooNetwork, parse
-from fdi.timemodel.op_models import fit_op_kind, kind_features, op_features
+from fdi.timemodel.op_models import fit_op_kind, fit_op_models, kind_features, layer_ops, op_features
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +275,56 @@ def test_a_kind_timed_at_one_size_is_one_leaf():
     )
     assert len(model.nodes()) == 1
     assert model.predict(rows)[0] == pytest.approx(0.004, rel=1e-6)
+
+
+def test_campaign_layers_are_read_as_the_ops_they_are_and_join_their_kinds_training(graphs):
+    """A conv layer of the campaign and the same conv cut out of a network have the same features;
+    flagged and sweep rows stay out; pooled rows reach the kind's tree (a planted line through
+    both sets is recovered, neither alone spans it)."""
+    ops = read_graph(graphs / "cnn.tflite").main
+    frame = op_features(pd.DataFrame([op_structure(op) for op in ops]))
+    stem_op = kind_features(frame[frame.kind == "CONV_2D"].iloc[:1], "CONV_2D").iloc[0]
+    stem = {
+        "in_height": 12,
+        "in_width": 12,
+        "kernel_h": 3,
+        "kernel_w": 3,
+        "in_channel": 3,
+        "out_channel": 8,
+        "padding": "same",
+        "stride_h": 2,
+        "stride_w": 2,
+    }
+    dataset = pd.DataFrame(
+        [
+            {**stem, "layer": "cnn", "scope": "cnn", "flagged": False, "time_ms": 0.01},
+            {**stem, "layer": "cnn", "scope": "sweep", "flagged": False, "time_ms": 0.02},
+            {**stem, "layer": "cnn", "scope": "vgg", "flagged": True, "time_ms": 0.03},
+            {"layer": "fc", "scope": "fc", "flagged": False, "time_ms": 0.004, "in_dim": 8, "out_dim": 5},
+        ]
+    )
+    pooled = layer_ops(dataset)
+    assert sorted(pooled) == ["CONV_2D", "FULLY_CONNECTED"] and len(pooled["CONV_2D"]) == 1
+    conv = pooled["CONV_2D"].iloc[0]
+    for column in ("flops", "padded_flops", "mem_in", "mem_out", "param_size", "out_height"):
+        assert conv[column] == stem_op[column], column
+    assert pooled["FULLY_CONNECTED"].param_size.iloc[0] == 8 * 5 + 5
+    # planted: small ADDs (the zoo's) cost 0.001 ms + 1e-6 ms per element, large ones (pooled in)
+    # 2e-6 ms per element; only with the pooled rows does a large ADD get the large ones' line
+    rng = np.random.default_rng(1)
+    small = rng.integers(10, 100, 12)
+    own = pd.DataFrame(
+        {"kind": "ADD", "in_elements": small, "out_elements": small, "time_ms": 0.001 + 1e-6 * small}
+    )
+    for column in ("weights", "macs_per_output"):
+        own[column] = 0
+    for column in ("in_channel", "out_channel", "kernel_h", "kernel_w", "stride_h", "in_height", "in_width"):
+        own[column] = 1
+    large = own.assign(in_elements=small * 1000, out_elements=small * 1000)
+    more = op_features(large.assign(time_ms=2e-6 * large.in_elements)).drop(columns=["kind"])
+    rules = {"mape_stop": 0.01, "min_samples_split": 15, "min_samples_leaf": 5}
+    big = kind_features(op_features(own.iloc[:1].assign(in_elements=50_000, out_elements=50_000)), "ADD")
+    [pooled_model] = fit_op_models(own, {"ADD": more}, **rules).values()
+    assert pooled_model.predict(big)[0] == pytest.approx(0.1, rel=1e-3)
+    [own_model] = fit_op_models(own, None, **rules).values()
+    assert own_model.predict(big)[0] == pytest.approx(0.051, rel=1e-3)

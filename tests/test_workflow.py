@@ -59,14 +59,22 @@ def test_whole_networks_are_timed_and_predicted(tiny_run):
         ("deepsense", "test"): 2,
         ("vgg", "calibration"): 1,
         ("vgg", "test"): 1,
+        ("zoo", "sample"): 4,  # the zoo table's networks, the same time model's predictions
+        ("zoo", "test"): 2,
     }
-    assert (table.measured_ms > 0).all() and (table.check_ms > 0).all()
-    assert (table.predicted_parts_ms > 0).all()
+    assert (table.measured_ms > 0).all()
+    zoo = pd.read_csv(tiny_run / "results/tables/zoo/host.csv").set_index("network")
+    from_zoo = table[table.family == "zoo"].set_index("id")
+    assert from_zoo.predicted_ms.to_dict() == pytest.approx(zoo.predicted_ms[from_zoo.index].to_dict())
+    assert from_zoo.check_ms.isna().all()  # no check job times them
+    table = table[table.family != "zoo"]
+    assert (table.check_ms > 0).all() and (table.predicted_parts_ms > 0).all()
     # the device's time model: the parts plus the zoo's in-network term
     assert (table.predicted_ms == table.predicted_parts_ms + table.predicted_in_network_ms).all()
     assert (table.predicted_in_network_ms != 0).all()
     assert (table.passes >= 2).all()
-    assert "Spearman" in (tiny_run / "results/tables/networks.md").read_text()
+    markdown = (tiny_run / "results/tables/networks.md").read_text()
+    assert "Spearman" in markdown and "| host | zoo | " in markdown
 
 
 def test_localmin_expands_the_test_networks_measures_and_tabulates(tiny_run):
@@ -135,10 +143,10 @@ def test_compression_plans_every_variant_once_and_device_free_jobs_read_no_time_
 
     # DeepIoT's search and finish read no device's time models; FastDeepIoT's search reads them.
     for rule, output in [("compress_search", "search.json"), ("compress_finish", "final/points.parquet")]:
-        assert "results/models/" not in job(rule, f"results/compress/vgg/deepiot/{output}")
-    assert "results/models/host/cnn.json" in job(
-        "compress_search", "results/compress/vgg/fastdeepiot_host/search.json"
-    )
+        assert "results/registry/" not in job(rule, f"results/compress/vgg/deepiot/{output}")
+    # FastDeepIoT's search reads its device's one time model (the registry entry), nothing else
+    steered = job("compress_search", "results/compress/vgg/fastdeepiot_host/search.json")
+    assert "--time-models results/registry/host.json" in steered and "results/models/" not in steered
     # Each task's search gets its own targets (compress.task_targets), else the shared ones, its own
     # lambda (compress.task_lambda), search seeds (task_search_seeds) and threads (task_threads).
     for task, targets, weight, seeds, threads in [

@@ -20,7 +20,7 @@ def _networks(args: argparse.Namespace, extra_structures=None, extra_timings=Non
 
     from fdi.energy.compute import load_summaries
     from fdi.timemodel.device_model import load_time_models
-    from fdi.timemodel.whole_networks import networks_table, with_energy
+    from fdi.timemodel.whole_networks import networks_table, with_energy, with_zoo
 
     structures = pd.concat(
         [pd.read_parquet(p) for p in args.structures]
@@ -39,6 +39,10 @@ def _networks(args: argparse.Namespace, extra_structures=None, extra_timings=Non
         checks,
         load_time_models(args.time_models),
         args.settings,
+    )
+    zoo = getattr(args, "zoo", None) or []
+    table = with_zoo(
+        table, pd.concat([pd.read_csv(path) for path in zoo], ignore_index=True) if zoo else None
     )
     return with_energy(table, load_summaries(getattr(args, "energy", None) or []))
 
@@ -196,13 +200,18 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_fit_ops(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from fdi.timemodel.op_models import layer_ops
     from fdi.timemodel.op_registry import fit_artifact, read_zoo, tree_settings, write_artifact
 
     ops, measured = read_zoo(args.graphs, args.timings, args.settings)
-    artifact = fit_artifact(ops, measured, tree_settings(args.time_model))
+    extra = layer_ops(pd.read_parquet(args.dataset)) if args.dataset else None
+    artifact = fit_artifact(ops, measured, tree_settings(args.time_model), extra)
     write_artifact(artifact, args.out)
     for kind, data in artifact["kinds"].items():
-        print(f"{kind}: {data['ops']} ops, x = {', '.join(data['model']['params']['fit_columns'])}")
+        layers = f" + {data['campaign_layers']} campaign layers" if data["campaign_layers"] else ""
+        print(f"{kind}: {data['ops']} ops{layers}, x = {', '.join(data['model']['params']['fit_columns'])}")
     term = artifact["in_network"]
     print(
         f"in-network term on {len(artifact['sample_networks'])} sample networks:"
@@ -213,10 +222,17 @@ def cmd_fit_ops(args: argparse.Namespace) -> None:
 
 
 def cmd_zoo_table(args: argparse.Namespace) -> None:
-    from fdi.timemodel.op_registry import load_artifact, read_zoo, zoo_summary, zoo_table
+    from fdi.timemodel.device_model import DeviceTimeModel
+    from fdi.timemodel.op_registry import read_zoo, zoo_summary, zoo_table
 
+    try:
+        time_model = DeviceTimeModel.load(args.time_model)
+    except ValueError as error:
+        raise SystemExit(f"fdi zoo-table: {error}") from error
+    if time_model.op_kinds is None:
+        raise SystemExit(f"fdi zoo-table: {args.time_model} has no op models (no zoo when it was made)")
     ops, measured = read_zoo(args.graphs, args.timings, args.settings)
-    table = zoo_table(ops, measured, load_artifact(args.op_models), args.device)
+    table = zoo_table(ops, measured, time_model.op_kinds, args.device)
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.csv, index=False)
     summary = zoo_summary(table)
@@ -314,6 +330,9 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
         default=[],
         help="results/energy/DEVICE/net_*/N.parquet (if measured)",
     )
+    p.add_argument(
+        "--zoo", type=Path, nargs="*", default=[], help="results/tables/zoo/DEVICE.csv: the zoo family's rows"
+    )
     p.add_argument("--csv", type=Path, required=True)
     p.add_argument("--markdown", type=Path, required=True)
 
@@ -375,6 +394,11 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     )
     p.add_argument("--settings", type=json_arg, required=True, help="the device's instrument settings (JSON)")
     p.add_argument("--time-model", type=json_arg, required=True, help="the time_model settings (JSON)")
+    p.add_argument(
+        "--dataset",
+        type=Path,
+        help="results/dataset/DEVICE.parquet: its conv and FC layers train CONV_2D and FULLY_CONNECTED too",
+    )
     p.add_argument("--out", type=Path, required=True, help="results/models/DEVICE/ops.json")
 
     p = add(
@@ -387,7 +411,9 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     p.add_argument(
         "--timings", type=Path, nargs="+", required=True, help="the device's timings of those folders"
     )
-    p.add_argument("--op-models", type=Path, required=True, help="results/models/DEVICE/ops.json")
+    p.add_argument(
+        "--time-model", type=Path, required=True, help="results/registry/DEVICE.json (with its op models)"
+    )
     p.add_argument("--settings", type=json_arg, required=True, help="the device's instrument settings (JSON)")
     p.add_argument("--csv", type=Path, required=True)
     p.add_argument("--markdown", type=Path, required=True)

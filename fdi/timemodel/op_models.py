@@ -131,11 +131,33 @@ def training_ops(ops: pd.DataFrame) -> pd.DataFrame:
     return chosen.drop_duplicates("key")
 
 
-def fit_op_models(train: pd.DataFrame, **settings: Any) -> dict[str, TreeLinearRegressor]:
-    """One Algorithm 1 tree per op kind of `train` (training_ops)."""
+def layer_ops(dataset: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The campaign's settled conv and FC layers (Table 2's, the families', the adaptive rounds')
+    as CONV_2D / FULLY_CONNECTED training rows in `kind_features` terms, with their `time_ms`: a
+    layer timed alone is an op timed alone (the same single-op graph the converter makes)."""
+    rows = {}
+    for kind, layer in LAYER_OF_KIND.items():
+        timed = dataset[(dataset.layer == layer) & ~dataset.flagged.astype(bool) & dataset.time_ms.notna()]
+        timed = timed[timed.scope != "sweep"]
+        if len(timed):
+            structure = timed[STRUCTURE_COLUMNS[layer]].reset_index(drop=True)
+            rows[kind] = add_features(structure, layer).assign(time_ms=timed.time_ms.to_numpy())
+    return rows
+
+
+def fit_op_models(
+    train: pd.DataFrame, extra: dict[str, pd.DataFrame] | None = None, **settings: Any
+) -> dict[str, TreeLinearRegressor]:
+    """One Algorithm 1 tree per op kind of `train` (training_ops), a kind's `extra` rows
+    (`layer_ops`: kind_features plus time_ms) added to its own."""
     models = {}
     for kind, rows in train.groupby("kind"):
-        models[str(kind)] = fit_op_kind(str(kind), kind_features(rows, str(kind)), rows.time_ms, **settings)
+        features, times = kind_features(rows, str(kind)), rows.time_ms
+        more = (extra or {}).get(str(kind))
+        if more is not None and len(more):
+            features = pd.concat([features, more.drop(columns="time_ms")], ignore_index=True)
+            times = pd.concat([times, more.time_ms], ignore_index=True)
+        models[str(kind)] = fit_op_kind(str(kind), features, times, **settings)
     return models
 
 

@@ -32,9 +32,10 @@ from fdi.timemodel.tree import TreeLinearRegressor
 
 def read_zoo(
     graph_dirs: list[Path], timing_files: list[Path], settings: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.Series]:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every op of the zoo's networks with its measured time (fdi.timemodel.op_models.timed_ops),
-    and each network's measured ms whole, by name."""
+    and each network timed whole, by name: `measured_ms` and `flagged` (its time never settled:
+    it fits nothing and scores nothing)."""
     from fdi.profile.zoo import OPS_TABLE
     from fdi.timemodel.dataset import summarise_timings
 
@@ -48,17 +49,27 @@ def read_zoo(
     timings = pd.concat([pd.read_parquet(path) for path in timing_files], ignore_index=True)
     times = summarise_timings(timings, settings).set_index("id")
     ops = timed_ops(ops, times)
-    whole = ops.drop_duplicates("network").set_index("network").id.map(times.time_ms)
-    return ops, whole.rename("measured_ms")
+    ids = ops.drop_duplicates("network").set_index("network").id
+    whole = pd.DataFrame(
+        {"measured_ms": ids.map(times.time_ms), "flagged": ids.map(times.flagged).fillna(True).astype(bool)}
+    )
+    return ops, whole
 
 
-def fit_artifact(ops: pd.DataFrame, measured: pd.Series, tree_settings: dict[str, Any]) -> dict[str, Any]:
-    """Op models on the sample networks' settled ops, the in-network term on the sample networks
-    timed whole (their ops' predicted times: what a prediction will add up)."""
+def fit_artifact(
+    ops: pd.DataFrame,
+    whole: pd.DataFrame,
+    tree_settings: dict[str, Any],
+    extra: dict[str, pd.DataFrame] | None = None,
+) -> dict[str, Any]:
+    """Op models on the sample networks' settled ops (and a kind's `extra` rows: the campaign's
+    conv and FC layers, `op_models.layer_ops`), the in-network term on the sample networks timed
+    whole and settled (their ops' predicted times: what a prediction will add up)."""
+    measured = whole.measured_ms[~whole.flagged]
     train = training_ops(ops)
     if train.empty:
         raise ValueError("no settled op timings of sample networks: nothing to fit op models on")
-    models = fit_op_models(train, **tree_settings)
+    models = fit_op_models(train, extra, **tree_settings)
     ops = ops.assign(predicted_ms=predict_ops(models, ops))
     sample = ops[ops.role == "sample"]
     sample_measured = measured[measured.index.isin(sample.network.unique())].dropna()
@@ -70,9 +81,12 @@ def fit_artifact(ops: pd.DataFrame, measured: pd.Series, tree_settings: dict[str
     )
     kinds = {}
     for kind, model in sorted(models.items()):
-        rows = kind_features(train[train.kind == kind], kind)
+        own = kind_features(train[train.kind == kind], kind)
+        more = (extra or {}).get(kind)
+        rows = own if more is None else pd.concat([own, more.drop(columns="time_ms")], ignore_index=True)
         kinds[kind] = {
-            "ops": len(rows),
+            "ops": len(own),
+            "campaign_layers": 0 if more is None else len(more),
             "model": model.to_dict(),
             "ranges": {
                 column: [float(rows[column].min()), float(rows[column].max())]
@@ -132,7 +146,7 @@ def tree_settings(time_model: dict[str, Any]) -> dict[str, Any]:
     return {key: time_model[key] for key in TREE_KEYS if key in time_model}
 
 
-def zoo_table(ops: pd.DataFrame, measured: pd.Series, artifact: dict[str, Any], device: str) -> pd.DataFrame:
+def zoo_table(ops: pd.DataFrame, whole: pd.DataFrame, artifact: dict[str, Any], device: str) -> pd.DataFrame:
     """Every zoo network timed whole against its prediction through `predict_graph` (the path
     `fdi predict` takes): measured and predicted ms, error, the share of its ops priced, and
     whether its ops trained the models (role sample) or not (test)."""
@@ -150,7 +164,8 @@ def zoo_table(ops: pd.DataFrame, measured: pd.Series, artifact: dict[str, Any], 
                 if len(computed)
                 else 100.0,
                 "extrapolated_ops": int((priced.note != "").sum()),
-                "measured_ms": measured.get(network, np.nan),
+                "measured_ms": whole.measured_ms.get(network, np.nan),
+                "flagged": bool(whole.flagged.get(network, True)),
                 "predicted_ms": total,
             }
         )
@@ -161,17 +176,19 @@ def zoo_table(ops: pd.DataFrame, measured: pd.Series, artifact: dict[str, Any], 
 
 def zoo_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per device and role: networks, architectures, share within ±10%, median |error|, Spearman,
-    and the share of ops priced."""
+    and the share of ops priced; a network whose time never settled is counted, not scored."""
     from scipy.stats import spearmanr
 
     rows = []
     for (device, role), part in table.groupby(["device", "role"], sort=False):
-        part = part.dropna(subset=["measured_ms"])
+        flagged = part.flagged | part.measured_ms.isna()
+        part = part[~flagged]
         rows.append(
             {
                 "device": device,
                 "role": role,
                 "networks": len(part),
+                "flagged": int(flagged.sum()),
                 "architectures": part.network.str.split("-").str[0].nunique(),
                 "within_10_pct": 100 * float((part.error_pct.abs() <= 10).mean()),
                 "median_abs_error_pct": float(part.error_pct.abs().median()),

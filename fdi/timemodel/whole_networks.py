@@ -138,6 +138,32 @@ def with_errors(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def with_zoo(table: pd.DataFrame, zoo: pd.DataFrame | None) -> pd.DataFrame:
+    """The networks table with the zoo's networks as family `zoo` (fdi.timemodel.op_registry's
+    zoo table: timed whole, predicted op by op by the same time model): its test networks are
+    scored like the families', its sample networks (whose ops trained the models) are listed as
+    role `sample`. No check job times them: their noise is not measured."""
+    if zoo is None or zoo.empty:
+        return table
+    rows = pd.DataFrame(
+        {
+            "device": zoo.device,
+            "family": "zoo",
+            "id": zoo.network,
+            "role": zoo.role,
+            "widths": "",
+            "measured_ms": zoo.measured_ms,
+            "check_ms": np.nan,
+            "noise_pct": np.nan,
+            "predicted_ms": zoo.predicted_ms,
+            "flagged": zoo.flagged.astype(bool) | zoo.measured_ms.isna(),
+            "check_disagrees": False,
+            "error_pct": zoo.error_pct,
+        }
+    )
+    return pd.concat([table, rows], ignore_index=True)
+
+
 def with_energy(table: pd.DataFrame, energy: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Energy per inference (median over passes, mJ) and its spread per device and network, from
     the energy step's files; `energy` says "measured" or "not measured" (no source on the device,
@@ -204,11 +230,18 @@ def networks_markdown(table: pd.DataFrame) -> str:
         lines.append(
             f"| {row.device} | {row.family} | {row.networks} | {row.within_10_pct:.0f}% "
             f"| {row.median_abs_error_pct:.1f}% | {row.mean_error_pct:+.1f}% "
-            f"| {row.median_abs_error_layers_only_pct:.1f}% | {row.median_in_network_ms:+.4g} "
-            f"| {row.median_noise_pct:.1f}% | {row.spearman:.3f} | {row.measured_ms_range} | {row.flagged} "
+            f"| {_shown(row.median_abs_error_layers_only_pct, '.1f', '%')} "
+            f"| {_shown(row.median_in_network_ms, '+.4g')} "
+            f"| {_shown(row.median_noise_pct, '.1f', '%')} | {row.spearman:.3f} | {row.measured_ms_range} "
+            f"| {row.flagged} "
             f"| {row.energy_mj_range} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _shown(value: float, form: str, unit: str = "") -> str:
+    """A summary figure, or "-" where it was not measured (the zoo has no check job)."""
+    return "-" if np.isnan(value) else f"{value:{form}}{unit}"
 
 
 def load_models(paths: list[Path]) -> dict[str, dict[str, TreeLinearRegressor]]:
