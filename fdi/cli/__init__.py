@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Any
 
-from fdi.cli import compress, energy, profile, tasks, timemodel, user, widening
+from fdi.cli import compress, energy, profile, tasks, timemodel, user, widening, zoo
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    for stage in (profile, timemodel, widening, tasks, compress, user, energy):
+    for stage in (profile, timemodel, zoo, widening, tasks, compress, user, energy):
         stage.add_commands(add)
     return parser
 

@@ -82,9 +82,7 @@ class DeviceTimeModel:
         self, network: Any, candidates: Sequence[Sequence[int]]
     ) -> tuple[np.ndarray, np.ndarray, list[list[float]]]:
         """Per width vector: the sum of its parts' predictions, its part count, its parts' MB."""
-        from fdi.compress.network import structure_of
-
-        structure = structure_of(network)
+        structure = _structure(network)
         rows: dict[str, list[dict[str, Any]]] = {}
         owners: dict[str, list[int]] = {}
         totals = np.zeros(len(candidates))
@@ -125,6 +123,29 @@ class DeviceTimeModel:
         if self.term is None:
             return totals
         return totals + np.array([self.term_ms(n, mb) for n, mb in zip(parts, megabytes, strict=True)])
+
+
+class _Family:
+    """A paper family's layers and ops at any widths (fdi.profile.families)."""
+
+    def __init__(self, family: str) -> None:
+        from fdi.profile import families
+
+        if family not in families.FAMILIES:
+            raise ValueError(f"unknown network family {family!r}; known: {', '.join(families.FAMILIES)}")
+        self.family, self._families = family, families
+
+    def layers(self, widths: Sequence[int]) -> list[dict[str, Any]]:
+        return self._families.layers(self.family, widths)
+
+    def other_ops(self, widths: Sequence[int]) -> list[dict[str, Any]]:
+        return self._families.other_ops(self.family, widths)
+
+
+def _structure(network: Any) -> Any:
+    """A family name, or anything with `layers(widths)` and `other_ops(widths)` (a compression
+    stage's structure, fdi.compress.network): priced the same way."""
+    return _Family(network) if isinstance(network, str) else network
 
 
 def weight_megabytes(layer: dict[str, Any]) -> float:
