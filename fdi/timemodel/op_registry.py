@@ -107,15 +107,6 @@ def write_artifact(artifact: dict[str, Any], out: Path) -> None:
     out.write_text(json.dumps(artifact, indent=1) + "\n")
 
 
-def load_artifact(path: Path) -> dict[str, Any]:
-    artifact = json.loads(Path(path).read_text())
-    if artifact.get("format") != FORMAT:
-        raise ValueError(
-            f"{path}: not fdi op models (format {artifact.get('format')!r}, expected {FORMAT!r})"
-        )
-    return artifact
-
-
 def models_of(artifact: dict[str, Any]) -> dict[str, TreeLinearRegressor]:
     return {kind: TreeLinearRegressor.from_dict(data["model"]) for kind, data in artifact["kinds"].items()}
 

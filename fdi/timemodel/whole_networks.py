@@ -27,7 +27,6 @@ measured times (what a compressor ranking candidates relies on).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,6 @@ from scipy.stats import spearmanr
 from fdi.profile.families import layers
 from fdi.timemodel.dataset import summarise_timings
 from fdi.timemodel.device_model import DeviceTimeModel, weight_megabytes
-from fdi.timemodel.tree import TreeLinearRegressor
 
 # A whole network's campaign time and its check job's may differ by this much (of the smaller) and
 # both count: on a quiet run here (fresh clone of 62e90fb) the 56 networks' two times differed by
@@ -242,12 +240,3 @@ def networks_markdown(table: pd.DataFrame) -> str:
 def _shown(value: float, form: str, unit: str = "") -> str:
     """A summary figure, or "-" where it was not measured (the zoo has no check job)."""
     return "-" if np.isnan(value) else f"{value:{form}}{unit}"
-
-
-def load_models(paths: list[Path]) -> dict[str, dict[str, TreeLinearRegressor]]:
-    """results/models/DEVICE/LAYER.json files -> {device: {layer: model}}."""
-    models: dict[str, dict[str, TreeLinearRegressor]] = {}
-    for path in paths:
-        path = Path(path)
-        models.setdefault(path.parent.name, {})[path.stem] = TreeLinearRegressor.from_json(path)
-    return models
