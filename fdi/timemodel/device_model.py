@@ -71,13 +71,6 @@ class DeviceTimeModel:
         the plain sum of its parts)."""
         return None if self.op_kinds is None else self.op_kinds["in_network"]
 
-    def term_ms(self, parts: Any, megabytes: Any) -> Any:
-        """The term of networks of `parts` parts whose weights are `megabytes` (per network: a
-        list of each part's MB); 0 without a term."""
-        if self.term is None:
-            return np.zeros(np.shape(parts)) if np.ndim(parts) else 0.0
-        return term_ms(parts, megabytes, self.term)
-
     def _parts(
         self, network: Any, candidates: Sequence[Sequence[int]]
     ) -> tuple[np.ndarray, np.ndarray, list[list[float]]]:
@@ -112,17 +105,25 @@ class DeviceTimeModel:
                 megabytes[index].append(4 * size / 1e6)
         return totals, parts, megabytes
 
+    def priced_structures(
+        self, network: Any, candidates: Sequence[Sequence[int]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per width vector: the plain sum of its parts' predictions (each part as timed alone),
+        and that sum plus the in-network term."""
+        totals, parts, megabytes = self._parts(network, candidates)
+        if self.term is None:
+            return totals, totals
+        term = np.array([term_ms(n, mb, self.term) for n, mb in zip(parts, megabytes, strict=True)])
+        return totals, totals + term
+
     def isolated_structures(self, network: Any, candidates: Sequence[Sequence[int]]) -> np.ndarray:
         """The plain sum of the parts' predictions (each part as timed alone)."""
-        return self._parts(network, candidates)[0]
+        return self.priced_structures(network, candidates)[0]
 
     def predict_structures(self, network: Any, candidates: Sequence[Sequence[int]]) -> np.ndarray:
         """Predicted ms of a network (a family name or a structure) at each width vector: its
         parts plus the in-network term; one predict call per layer type for the whole batch."""
-        totals, parts, megabytes = self._parts(network, candidates)
-        if self.term is None:
-            return totals
-        return totals + np.array([self.term_ms(n, mb) for n, mb in zip(parts, megabytes, strict=True)])
+        return self.priced_structures(network, candidates)[1]
 
 
 class _Family:

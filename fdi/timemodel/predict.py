@@ -63,10 +63,10 @@ def predict_network(
                 "note": "; ".join(notes),
             }
         )
-    return _with_term(rows, entry, layer_megabytes(rows, network.layers)), network.unsupported, entry
+    return _with_term(rows, entry, _row_megabytes(rows, network.layers)), network.unsupported, entry
 
 
-def layer_megabytes(rows: list[dict[str, Any]], layers: list[dict[str, Any]]) -> list[float]:
+def _row_megabytes(rows: list[dict[str, Any]], layers: list[dict[str, Any]]) -> list[float]:
     """Each priced row's weights (MB, float32): a layer's param_size, 0 for an op."""
     sizes = {layer["name"]: weight_megabytes(layer) for layer in layers}
     return [sizes.get(row["name"], 0.0) if row["layer"] != "op" else 0.0 for row in rows]

@@ -6,8 +6,9 @@ what the device's one time model says (fdi.timemodel.device_model, its registry 
 of its layers' Algorithm 1 predictions (fdi.profile.families.layers) and of its other ops' times
 (pooling, concatenation, mean, softmax: each a non-negative line in its element count, fitted on
 the single-op graphs timed with the family's layer shapes, `fit_op_models`), plus the in-network
-term fitted on the zoo's sample networks (fdi.timemodel.op_models). Nothing is fitted here: the
-table, `fdi predict`, Algorithm 2 and the compression objective price a network the same way.
+term fitted on the zoo's sample networks (fdi.timemodel.op_models). The table fits nothing (the
+op lines are fitted once, for the registry entry): the table, `fdi predict`, Algorithm 2 and the
+compression objective price a network the same way.
 
 A layer timed alone runs with its weights warm in the caches (the same weights, run after run);
 inside a network whose weights outgrow the caches, every layer streams its weights from memory
@@ -89,8 +90,7 @@ def networks_table(
         device_rows = []
         for network in structures.itertuples():
             widths = [json.loads(network.widths)]
-            parts_ms = float(model.isolated_structures(network.family, widths)[0])
-            predicted_ms = float(model.predict_structures(network.family, widths)[0])
+            [parts_ms], [predicted_ms] = model.priced_structures(network.family, widths)
             time_ms = float(measured.time_ms[network.id])
             check_ms = float(checked.get(network.id, np.nan))
             device_rows.append(
