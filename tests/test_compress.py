@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from real_inputs import family_inputs
 
-from fdi.compress.network import FamilyNetwork
+from fdi.compress.network import prunable
 from fdi.compress.objectives import StructureCost, parameter_counts, parameter_fraction
 from fdi.compress.search import Search, effective, kept_elements, settings_with_defaults, threshold_at
 from fdi.compress.table import (
@@ -55,19 +55,17 @@ def _perturbed(family, widths, classes=None, seed=3):
 
 @pytest.mark.parametrize("family", ["vgg", "deepsense"])
 def test_the_extracted_network_computes_what_the_masked_network_computes(family):
-    from fdi.compress.extract import extract_model
-    from fdi.compress.masked import masked_forward
+    """The paper's families read from their graphs as any model is (fdi.compress.network.prunable):
+    the critic with every element kept is the network; extracted = masked on real inputs."""
     from fdi.profile.families import widths_of
 
     model = _perturbed(family, SMALL[family])
+    network = prunable(model, family)
+    assert network.widths == SMALL[family]
     inputs = family_inputs(family, 0, count=4)
     everything = [np.ones((4, w), np.float32) for w in SMALL[family]]
-    assert (
-        np.abs(
-            masked_forward(model, family, inputs, everything).numpy() - model.predict(inputs, verbose=0)
-        ).max()
-        <= 1e-5
-    )
+    full = np.asarray(network.forward(inputs, everything))
+    assert np.abs(full - model.predict(inputs, verbose=0)).max() <= 1e-5
 
     rng = np.random.default_rng(1)
     keep = [np.sort(rng.choice(w, size=max(1, w // 2), replace=False)) for w in SMALL[family]]
@@ -77,14 +75,14 @@ def test_the_extracted_network_computes_what_the_masked_network_computes(family)
         mask = np.zeros((4, width), np.float32)
         mask[:, kept] = 1
         masks.append(mask)
-    small = extract_model(model, keep, family)
-    assert widths_of(small, family) == [len(k) for k in keep]
-    masked = masked_forward(model, family, inputs, masks).numpy()
+    small = network.extract(keep)
+    assert widths_of(small, family) == [len(k) for k in keep]  # the family's own reading agrees
+    masked = np.asarray(network.forward(inputs, masks))
     extracted = small.predict(inputs, verbose=0)
     assert np.abs(extracted - masked).max() <= 1e-5
     assert np.abs(extracted - model.predict(inputs, verbose=0)).max() > 1e-3  # it did drop something
     with pytest.raises(ValueError, match="non-empty subset"):
-        extract_model(model, [*keep[:-1], np.array([], int)], family)
+        network.extract([*keep[:-1], np.array([], int)])
 
 
 def test_parameter_counts_are_keras_counts():
@@ -142,7 +140,7 @@ def _run_search(model, family, objective, weight, iterations, data):
     settings = settings_with_defaults(
         {"objective": objective, "lambda": weight, "batch_size": 32, "compressor": {"learning_rate": 0.02}}
     )
-    engine = Search(FamilyNetwork(family, model), settings, StructureCost(objective, family, SMALL[family]))
+    engine = Search(prunable(model, family), settings, StructureCost(objective, family, SMALL[family]))
     inputs, labels = data
     before = np.concatenate(engine.probabilities()).mean()
     for iteration in range(iterations):
@@ -373,6 +371,49 @@ def test_searches_under_several_seeds_merge_into_one_curve_and_a_finished_seed_i
     assert frame.searched_fraction.tolist() == [p["fraction"] for p in grown["points"]]
     assert all((tmp_path / "final/graphs" / g).stat().st_size > 0 for g in frame.graph)
     assert len(set(frame.graph)) == 3
+
+    # FastDeepIoT's finish: Algorithm 2 under a planted time model (a conv costs 10x less per
+    # output element at a multiple of 8 out-channels) widens every point before fine-tuning, on
+    # the network read from its graph; widening is lossless, so with no fine-tuning each point
+    # scores what it scored unwidened. DeepIoT+localMin widens the finished points the same way.
+    from fdi.compress.expand import width_limit
+    from fdi.compress.finish import localmin
+    from fdi.timemodel.tree import Condition, Node, TreeLinearRegressor
+
+    def per_element(cost):
+        return Node(coef=np.array([cost]), intercept=0.0, n_samples=10, impurity=0, mape=0)
+
+    conv = TreeLinearRegressor(split_columns=("out_channel",), fit_columns=("mem_out",))
+    conv.tree_ = per_element(0.0)
+    conv.tree_.condition = Condition("out_channel", "mod", 8)
+    conv.tree_.left, conv.tree_.right = per_element(1e-4), per_element(1e-3)
+    fc = TreeLinearRegressor(split_columns=("in_dim",), fit_columns=("flops",))
+    fc.tree_ = Node(coef=np.array([1e-6]), intercept=0.001, n_samples=10, impurity=0, mape=0)
+    planted = DeviceTimeModel("planted", {"cnn": conv, "fc": fc}, {"max_pool": (0, 0), "softmax": (0, 0)})
+    widened = finish(
+        "digits",
+        "fastdeepiot_planted",
+        tmp_path,
+        digits_task / "digits.npz",
+        {"finetune": {"epochs": 0}},
+        tmp_path / "widened",
+        expand_with=planted,
+    )
+    for before, after in zip(frame.itertuples(), widened.itertuples(), strict=True):
+        searched, wide = json.loads(before.widths), json.loads(after.widths)
+        # each conv on the next multiple of 8 where Algorithm 2's limit (the next power of two)
+        # reaches one, else where it was; the FC layers (cost per FLOP) stay
+        eights = [-(-w // 8) * 8 for w in searched[:13]]
+        limits = [width_limit(w, o, "next_pow2") for w, o in zip(searched, SMALL["vgg"], strict=False)]
+        expected = [e if e <= m else w for e, m, w in zip(eights, limits, searched, strict=False)]
+        assert wide == expected + searched[13:] and wide != searched
+        assert abs(after.test_accuracy - before.test_accuracy) <= 1 / 360  # at most one example
+    local = localmin(
+        "digits", "planted", tmp_path / "final", digits_task / "digits.npz", {}, tmp_path / "local", planted
+    )
+    assert local.widths.tolist() == widened.widths.tolist()
+    assert np.allclose(local.test_accuracy, frame.test_accuracy, atol=1 / 360)
+    assert "tmin_planted" not in set(local.variant)  # t_min is a recurrent network's
 
 
 def _curve_row(variant, point, accuracy, widths, measured):

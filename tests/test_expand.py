@@ -139,7 +139,7 @@ def test_expand_network_finds_planted_channel_steps_and_never_predicts_slower():
 def test_widened_network_computes_exactly_the_original(family, widths, new_widths):
     import keras
 
-    from fdi.compress.widen_keras import expand_model
+    from fdi.compress.network import prunable
     from fdi.profile.families import build_keras, family_of, widths_of
 
     keras.utils.set_random_seed(3)
@@ -150,7 +150,8 @@ def test_widened_network_computes_exactly_the_original(family, widths, new_width
         if weights:
             layer.set_weights([w + 0.1 * rng.standard_normal(w.shape).astype(w.dtype) for w in weights])
     assert family_of(model) == family and widths_of(model, family) == widths
-    expanded = expand_model(model, new_widths)
+    network = prunable(model, family)  # read from its graph, as any user's model is
+    expanded = network.widen(new_widths)
     assert widths_of(expanded, family) == new_widths
     for seed in range(3):
         inputs = family_inputs(family, seed)
@@ -158,4 +159,4 @@ def test_widened_network_computes_exactly_the_original(family, widths, new_width
         after = expanded.predict(inputs, verbose=0)
         assert np.abs(after - before).max() <= 1e-5
     with pytest.raises(ValueError, match="at least"):
-        expand_model(model, [w - 1 for w in widths])
+        network.widen([w - 1 for w in widths])

@@ -269,3 +269,32 @@ def test_op_path_gives_a_keras_file_and_its_tflite_the_same_total_loops_included
         "--device", "host", "--registry", registry, str(small_network / "depthwise.tflite"), by="ops"
     )
     assert "DEPTHWISE_CONV_2D" in depthwise.stdout and "not modelled" not in depthwise.stdout
+
+
+@pytest.mark.parametrize("which", ["family", "user"])
+def test_fdi_expand_widens_a_family_model_and_a_users_model_losslessly(tiny_run, small_network, which):
+    """`fdi expand` reads any Keras model from its graph (issue 28): a VGG of the family and a
+    user's network both come out at widths at least theirs, computing what they computed."""
+    import keras
+    import numpy as np
+
+    from fdi.compress.network import prunable
+    from fdi.profile.families import build_keras
+
+    if which == "family":
+        path = small_network / "vgg.keras"
+        build_keras("vgg", [5, 7, 9, 6, 10, 8, 7, 12, 9, 11, 6, 13, 10, 20, 17], batch_size=None).save(path)
+    else:
+        path = small_network / "net.keras"
+    out = small_network / f"expanded-{which}.keras"
+    command = [sys.executable, "-m", "fdi.cli", "expand", str(path), "--device", "host"]
+    command += ["--registry", str(tiny_run / "results/registry"), "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"predicted: [\d.]+ ms -> [\d.]+ ms", result.stdout)
+    original = keras.models.load_model(path, compile=False)
+    expanded = keras.models.load_model(out, compile=False)
+    before, after = prunable(original).widths, prunable(expanded).widths
+    assert len(after) == len(before) and all(a >= b for a, b in zip(after, before, strict=True))
+    x = np.random.default_rng(0).normal(size=(1, *original.inputs[0].shape[1:])).astype("float32")
+    np.testing.assert_allclose(expanded.predict(x, verbose=0), original.predict(x, verbose=0), atol=1e-5)

@@ -37,34 +37,37 @@ def cmd_expand(args: argparse.Namespace) -> None:
         raise SystemExit(f"fdi expand: {error}") from error
     if not args.model.exists():
         raise SystemExit(f"fdi expand: {args.model}: no such file")
-    import keras
+    from fdi.compress.network import prunable
+    from fdi.compress.user_model import load_user_model
+    from fdi.profile.families import ORIGINAL_WIDTHS, family_of
 
-    from fdi.compress.widen_keras import expand_model
-    from fdi.profile.families import ORIGINAL_WIDTHS, WIDTH_NAMES, family_of, widths_of
-
-    model = keras.models.load_model(args.model, compile=False)
     try:
-        family = family_of(model)
+        model = load_user_model(args.model)
+    except ValueError as error:
+        raise SystemExit(f"fdi expand: {error}") from error
+    try:
+        family: str | None = family_of(model)
+    except ValueError:
+        family = None  # any other model: read from its graph alone
+    try:
+        network = prunable(model, family)
     except ValueError as error:
         raise SystemExit(f"fdi expand: {args.model}: {error}") from error
     time_model = DeviceTimeModel.from_entry(entry)
-    models = time_model.layers
-    missing = {kind for _, kind, _ in network_parts(family, ORIGINAL_WIDTHS[family])} & {
-        "fc",
-        "cnn",
-        "gru",
-        "lstm",
-    } - set(models)
+    widths = network.widths
+    originals = ORIGINAL_WIDTHS[family] if family else widths
+    kinds = {kind for _, kind, _ in network_parts(network, widths)} & {"fc", "cnn", "gru", "lstm"}
+    missing = kinds - set(time_model.layers)
     if missing:
         raise SystemExit(f"fdi expand: device {args.device!r} has no {', '.join(sorted(missing))} model")
-    widths = widths_of(model, family)
-    new = expand_network(family, widths, time_model, args.mode, args.limit, ORIGINAL_WIDTHS[family])
-    before, after = time_model.predict_structures(family, [widths, new])
-    per_width = pd.DataFrame({"layer": WIDTH_NAMES[family], "width": widths, "expanded": new})
-    print(f"{args.model} ({family}) on {args.device} ({entry['key']}), mode {args.mode}:")
+    new = expand_network(network, widths, time_model, args.mode, args.limit, originals)
+    before, after = time_model.predict_structures(network, [widths, new])
+    names = [group.name for group in network.graph.prunable()]
+    per_width = pd.DataFrame({"layer": names, "width": widths, "expanded": new})
+    print(f"{args.model} ({family or model.name}) on {args.device} ({entry['key']}), mode {args.mode}:")
     print(per_width.to_string(index=False))
     print(f"predicted: {before:.4g} ms -> {after:.4g} ms ({100 * (after / before - 1):+.1f}%)")
-    expanded = expand_model(model, new, family)
+    expanded = network.widen(new, name=model.name)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     expanded.save(args.out)
     print(f"expanded model (same outputs, zero-padded) -> {args.out}")
@@ -128,10 +131,15 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     p = add(
         "expand",
         cmd_expand,
-        "Widen a trained VGG or DeepSense model to widths its device runs faster (Algorithm 2), "
-        "losslessly: new filters and units are zeros, so the outputs do not change.",
+        "Widen a trained Keras model (VGG, DeepSense or your own) to widths its device runs faster "
+        "(Algorithm 2), losslessly: new filters and units are zeros, so the outputs do not change.",
     )
-    p.add_argument("model", type=Path, help="a .keras model of a family in fdi.profile.families")
+    p.add_argument(
+        "model",
+        type=Path,
+        help="a .keras model; its widths are read from its graph (a paper family's are limited by "
+        "the family's original widths, any other model's by its own)",
+    )
     p.add_argument("--device", required=True, help="a device name with a registry entry, e.g. host")
     p.add_argument("--registry", type=Path, default=Path("results/registry"), help="default: %(default)s")
     p.add_argument(

@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from fdi.profile.families import WIDTH_NAMES, width_roles
-
 
 def producer_parts(layer: Any) -> list[Any]:
     """The (rows x units) blocks embedding one layer's output elements: a kernel's rows and its
@@ -33,21 +31,6 @@ def producer_parts(layer: Any) -> list[Any]:
         return [stacked[:, g * units : (g + 1) * units] for g in range(gates)]
     kernel = tf.reshape(layer.kernel, (-1, layer.kernel.shape[-1]))
     return [kernel if layer.bias is None else tf.concat([kernel, layer.bias[None, :]], axis=0)]
-
-
-def width_matrices(model: Any, family: str) -> list[Any]:
-    """Per width of the family: the (rows x width) matrix of the weights of the layers that
-    produce it, as TensorFlow tensors of the model's current weights."""
-    import tensorflow as tf
-
-    producers: dict[int, list[Any]] = {}
-    for name, (_, produces) in width_roles(family).items():
-        if produces is not None:
-            producers.setdefault(produces, []).append(model.get_layer(name))
-    return [
-        tf.concat([part for layer in producers[position] for part in producer_parts(layer)], axis=0)
-        for position in range(len(WIDTH_NAMES[family]))
-    ]
 
 
 class Compressor:

@@ -1,6 +1,6 @@
 """Algorithm 2: widen layers to widths the device runs faster (SPEC §3, "DeepIoT+localMin").
 
-Widening is lossless (fdi.compress.widen_keras fills the new filters/units with zeros), so any width at
+Widening is lossless (fdi.compress.widen_graph fills the new filters/units with zeros), so any width at
 least the trained one is a free choice; this module picks it from a device's time models.
 
 - `algorithm2` is the paper's rule for one layer, as SPEC states it with the printed inequality

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from fdi.compress.expand import expand_network
+from fdi.compress.network import Structure, prunable
 from fdi.compress.objectives import layer_totals, parameter_fraction
-from fdi.compress.widen_keras import expand_model
-from fdi.profile.families import family_of, inputs_of, reports_top5, widths_of
+from fdi.profile.families import family_of, inputs_of, reports_top5
 from fdi.timemodel.device_model import DeviceTimeModel
 
 FINETUNE_DEFAULTS = {"epochs": 2, "learning_rate": 5e-4, "batch_size": 128, "seed": 0, "schedule": "cosine"}
@@ -137,21 +137,12 @@ def fine_tune_on(
     return best
 
 
-def export(model: Any, family: str, path: Path) -> None:
+def export(model: Any, path: Path) -> None:
     """The network at batch 1 (the timed form) as a .tflite graph."""
-    from fdi.profile.export import to_tflite
-    from fdi.profile.families import build_keras
+    from fdi.profile.export import at_batch_one, to_tflite
 
-    single = build_keras(
-        family,
-        widths_of(model, family),
-        name=model.name,
-        batch_size=1,
-        classes=int(model.outputs[0].shape[-1]),
-    )
-    single.set_weights(model.get_weights())
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(to_tflite(single))
+    path.write_bytes(to_tflite(at_batch_one(model)))
 
 
 def _row(
@@ -161,10 +152,11 @@ def _row(
     point: dict[str, Any],
     widths: list[int],
     family: str,
+    network: Structure,
     original: list[int],
     scores: dict[str, float],
 ) -> dict[str, Any]:
-    flops, full = layer_totals(family, [widths, original], "flops")
+    flops, full = layer_totals(network, [widths, original], "flops")
     return {
         "task": task,
         "family": family,
@@ -180,7 +172,7 @@ def _row(
         "searched_fraction": point.get("fraction"),
         "search_seed": point.get("seed"),
         "widths": json.dumps(widths),
-        "parameter_fraction": parameter_fraction(family, widths, original),
+        "parameter_fraction": parameter_fraction(network, widths, original),
         "flops_fraction": float(flops / full),
         "mflops": float(flops / 1e6),
         "validation_accuracy_searched": point.get("validation_accuracy"),
@@ -225,11 +217,12 @@ def finish(
         # a merged search (fdi.compress.search.search_seeds) names each point's network and seed
         network = Path(search_dir) / point.get("path", f"points/target-{index}.keras")
         model = keras.models.load_model(network, compile=False)
-        widths = widths_of(model, family)
+        graph = prunable(model, family)
+        widths = graph.widths
         if expand_with is not None:
             local = settings.get("localmin", {})
             new = expand_network(
-                family,
+                graph,
                 widths,
                 expand_with,
                 local.get("mode", "staircase"),
@@ -238,7 +231,8 @@ def finish(
                 float(local.get("min_gain", 0.0)),
             )
             log(f"point {index}: Algorithm 2 on the device's models: {widths} -> {new}")
-            model, widths = expand_model(model, new, family), new
+            if new != widths:
+                model, widths = graph.widen(new, name=model.name), new
         log(f"point {index} ({_target_text(point)}): fine-tuning {widths}")
         # search.json holds the search's settings with their defaults filled in; the slice the
         # point's own search judged it on is its seed's
@@ -251,17 +245,8 @@ def finish(
         log(f"point {index}: test accuracy {scores['test_accuracy']:.4f}")
         out_dir.mkdir(parents=True, exist_ok=True)
         model.save(final)
-        export(model, family, out_dir / "graphs" / graph_name(task, variant, index))
-        row = _row(
-            task,
-            variant,
-            index,
-            point,
-            widths,
-            family,
-            original,
-            scores,
-        )
+        export(model, out_dir / "graphs" / graph_name(task, variant, index))
+        row = _row(task, variant, index, point, widths, family, graph, original, scores)
         record.write_text(json.dumps(row) + "\n")
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -284,7 +269,6 @@ def localmin(
     (every width 1, then Algorithm 2), an untrained network timed for its execution time only."""
     import keras
 
-    from fdi.profile.families import build_keras
     from fdi.tasks import artefact
 
     variant = f"deepiot_localmin_{device}"
@@ -294,16 +278,17 @@ def localmin(
     out_dir = Path(out_dir)
     (out_dir / "graphs").mkdir(parents=True, exist_ok=True)
     rows = []
-    family = None
+    graph = family = None
     for point in deepiot.to_dict("records"):
         model = keras.models.load_model(
             Path(deepiot_dir) / f"final-{int(point['point'])}.keras", compile=False
         )
         family = family_of(model)
-        widths = widths_of(model, family)
+        graph = prunable(model, family)
+        widths = graph.widths
         original = json.loads(point["original_widths"])
         new = expand_network(
-            family,
+            graph,
             widths,
             time_model,
             local.get("mode", "staircase"),
@@ -311,13 +296,13 @@ def localmin(
             original,
             float(local.get("min_gain", 0.0)),
         )
-        expanded = expand_model(model, new, family)
+        expanded = model if new == widths else graph.widen(new, name=model.name)
         scores = evaluate(expanded, arrays, family)
         log(
             f"point {point['point']}: {widths} -> {new}; "
             f"test accuracy {point['test_accuracy']:.4f} -> {scores['test_accuracy']:.4f}"
         )
-        export(expanded, family, out_dir / "graphs" / graph_name(task, variant, int(point["point"])))
+        export(expanded, out_dir / "graphs" / graph_name(task, variant, int(point["point"])))
         source = {
             "target": point["target"],
             "measure": point["measure"],
@@ -326,53 +311,66 @@ def localmin(
             "fraction": point.get("searched_fraction"),
             "seed": point.get("search_seed"),
         }
+        rows.append(_row(task, variant, int(point["point"]), source, new, family, graph, original, scores))
+    if graph is not None and "recurrent" in graph.kinds():  # t_min is a recurrent network's lower bound
         rows.append(
-            _row(
+            _t_min(
                 task,
-                variant,
-                int(point["point"]),
-                source,
-                new,
+                device,
+                graph,
                 family,
-                original,
-                scores,
+                json.loads(deepiot.original_widths.iloc[0]),
+                time_model,
+                local,
+                out_dir,
+                log,
             )
         )
-    if "acc_train" in arrays:  # a DeepSense task: recurrent, so t_min is its lower bound
-        family = "deepsense"
-        ones = [1] * 8
-        original = json.loads(deepiot.original_widths.iloc[0]) if len(deepiot) else ones
-        t_min = expand_network(
-            family,
-            ones,
-            time_model,
-            local.get("mode", "staircase"),
-            local.get("limit", "next_pow2"),
-            original,
-            0.0,
-        )
-        classes = int(arrays["y_train"].max()) + 1
-        export(
-            build_keras(family, t_min, name="t_min", batch_size=None, classes=classes),
-            family,
-            out_dir / "graphs" / f"{task}-tmin_{device}.tflite",
-        )
-        flops, full = layer_totals(family, [t_min, original], "flops")
-        rows.append(
-            {
-                "task": task,
-                "family": family,
-                "variant": f"tmin_{device}",
-                "point": 0,
-                "graph": f"{task}-tmin_{device}.tflite",
-                "widths": json.dumps(t_min),
-                "parameter_fraction": parameter_fraction(family, t_min, original),
-                "flops_fraction": float(flops / full),
-                "mflops": float(flops / 1e6),
-            }
-        )
-        log(f"t_min on {device}: widths 1 -> {t_min}")
     frame = pd.DataFrame(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out_dir / "points.parquet", index=False)
     return frame
+
+
+def _t_min(
+    task: str,
+    device: str,
+    graph: Any,
+    family: str | None,
+    original: list[int],
+    time_model: DeviceTimeModel,
+    local: dict[str, Any],
+    out_dir: Path,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """t_min (SPEC §5): every width 1, then Algorithm 2; the network (the first elements of each
+    width kept from a trained one) is exported for its time only."""
+    ones = [1] * len(graph.widths)
+    t_min = expand_network(
+        graph,
+        ones,
+        time_model,
+        local.get("mode", "staircase"),
+        local.get("limit", "next_pow2"),
+        original,
+        0.0,
+    )
+    smallest = graph.extract(
+        [np.arange(min(t, w)) for t, w in zip(t_min, graph.widths, strict=True)], "t_min"
+    )
+    if any(t > w for t, w in zip(t_min, graph.widths, strict=True)):
+        smallest = prunable(smallest, family).widen(t_min, name="t_min")
+    export(smallest, out_dir / "graphs" / f"{task}-tmin_{device}.tflite")
+    flops, full = layer_totals(graph, [t_min, original], "flops")
+    log(f"t_min on {device}: widths 1 -> {t_min}")
+    return {
+        "task": task,
+        "family": family,
+        "variant": f"tmin_{device}",
+        "point": 0,
+        "graph": f"{task}-tmin_{device}.tflite",
+        "widths": json.dumps(t_min),
+        "parameter_fraction": parameter_fraction(graph, t_min, original),
+        "flops_fraction": float(flops / full),
+        "mflops": float(flops / 1e6),
+    }

@@ -2,7 +2,7 @@
 
 For every test network of every family and every mode (fdi.compress.expand.MODES), the device's time
 models choose the expanded widths (`plan`); the original Keras network (the one timed in the
-campaign, rebuilt from its id's seed) is widened losslessly (fdi.compress.widen_keras) and its outputs
+campaign, rebuilt from its id's seed) is widened losslessly (fdi.compress.widen_graph) and its outputs
 compared with the original's on random inputs, then exported (`export`). One benchmark job times
 the originals, a byte-identical control copy of each original and the expansions side by side (the
 instrument's rounds interleave them), so "before" and "after" come from the same job. The noise
@@ -85,7 +85,7 @@ def export(
 ) -> pd.DataFrame:
     """Export every changed expansion; return the plan with each one's largest output difference
     from its original; write the list of graphs to time (originals and expansions)."""
-    from fdi.compress.widen_keras import expand_model
+    from fdi.compress.network import prunable
     from fdi.profile.export import build_keras_model, to_tflite
 
     out_dir = Path(out_dir)
@@ -106,7 +106,7 @@ def export(
             differences.append(0.0)
             continue
         original = build_keras_model({"id": row.id, **by_id.loc[row.id].to_dict()})
-        expanded = expand_model(original, json.loads(row.expanded_widths), row.family)
+        expanded = prunable(original, row.family).widen(json.loads(row.expanded_widths))
         rng = np.random.default_rng(0)
         worst = 0.0
         for _ in range(inputs_per_network):

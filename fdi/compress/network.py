@@ -1,11 +1,12 @@
 """A network as the compression stage needs it, whatever built it.
 
-The objectives and Algorithm 2 need its layers and ops at any widths; the search also needs its
-widths, the weights that embed each width for the compressor, the masked critic and the
-extraction. One of the paper's families (named by a string) gets all of it from
-fdi.profile.families and the hand-written masked/extract modules (`FamilyNetwork`); any other
-Keras model gets it from its graph (fdi.compress.graph_network.GraphNetwork), which reproduces
-the families exactly (tests/test_graph_network.py). Everything downstream takes either.
+The objectives and Algorithm 2 need its layers and ops at any widths (`Structure`); the search,
+the fine-tuning and the widening also need its trained model, its widths, the weights that embed
+each width for the compressor, the masked critic, the extraction and the widening (`Prunable`).
+Every trained model, the paper's two families' as any user's, is read from its Keras graph
+(fdi.compress.graph_network.GraphNetwork, `prunable`); a family named by a string, with no model,
+is only a structure (`FamilyStructure`: its layers as fdi.profile.families defines them, which
+the graph reading reproduces exactly, tests/test_graph_network.py).
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from fdi.compress.compressor import width_matrices
-from fdi.compress.extract import extract_model
-from fdi.compress.masked import masked_forward
+from fdi.compress.graph_network import GraphNetwork
 from fdi.profile import families
 
 
@@ -52,21 +51,11 @@ class Prunable(Structure, Protocol):
         """A new, wider model at `widths` (each at least the model's) computing what it computes."""
 
 
-class FamilyNetwork:
-    """A paper family; `model` (a trained network of it) only for what needs weights."""
+class FamilyStructure:
+    """A paper family at any widths, from its definition (no trained model needed)."""
 
-    def __init__(self, family: str, model: Any = None) -> None:
-        self.family, self.model = family, model
-
-    @property
-    def widths(self) -> list[int]:
-        return families.widths_of(self.model, self.family)
-
-    def kinds(self) -> list[str]:
-        return [
-            "recurrent" if name.startswith("gru") else "fc" if name.startswith("fc") else "conv"
-            for name in families.WIDTH_NAMES[self.family]
-        ]
+    def __init__(self, family: str) -> None:
+        self.family = family
 
     def layers(self, widths: Sequence[int]) -> list[dict[str, Any]]:
         return families.layers(self.family, widths)
@@ -90,20 +79,13 @@ class FamilyNetwork:
                 total += gates * layer["out_dim"] * (layer["in_dim"] + layer["out_dim"] + biases)
         return int(total)
 
-    def matrices(self) -> list[Any]:
-        return width_matrices(self.model, self.family)
 
-    def forward(self, inputs: Sequence[Any], masks: Sequence[Any]) -> Any:
-        return masked_forward(self.model, self.family, inputs, masks)
-
-    def extract(self, keep: Sequence[Sequence[int]], name: str | None = None) -> Any:
-        return extract_model(self.model, keep, self.family, name=name)
-
-    def widen(self, widths: Sequence[int], name: str | None = None) -> Any:
-        from fdi.compress.widen_keras import expand_model
-
-        return expand_model(self.model, widths, self.family)
+def prunable(model: Any, family: str | None = None) -> GraphNetwork:
+    """A trained model as the search, the fine-tuning and Algorithm 2's widening see it: read
+    from its graph, with the widths its family (if it is one of the paper's) ties together
+    (DeepSense's two sensor branches share their conv widths, as the authors' code does)."""
+    return GraphNetwork(model, families.WIDTH_TIES.get(family or "", ()))
 
 
 def structure_of(network: str | Structure) -> Structure:
-    return FamilyNetwork(network) if isinstance(network, str) else network
+    return FamilyStructure(network) if isinstance(network, str) else network

@@ -33,7 +33,7 @@ import numpy as np
 
 from fdi.atomic import replacing
 from fdi.compress.compressor import Compressor
-from fdi.compress.network import FamilyNetwork, Prunable
+from fdi.compress.network import Prunable, prunable
 from fdi.compress.objectives import StructureCost, parameter_fraction
 from fdi.tasks.plateau import validation_split
 from fdi.timemodel.device_model import DeviceTimeModel
@@ -252,8 +252,8 @@ def search(
     time_model: DeviceTimeModel | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run the search on a task's original (a family network) and its data artefact; write
-    `out_dir/points/target-K.keras` and `out_dir/search.json`."""
+    """Run the search on a task's original (a family network, read from its graph as any model
+    is) and its data artefact; write `out_dir/points/target-K.keras` and `out_dir/search.json`."""
     import keras
 
     from fdi.tasks import artefact
@@ -263,7 +263,7 @@ def search(
     train_x, train_y, valid_x, valid_y = validation_split(
         arrays, family, float(settings["validation_fraction"]), int(settings["seed"])
     )
-    network = FamilyNetwork(family, keras.models.load_model(original_path, compile=False))
+    network = prunable(keras.models.load_model(original_path, compile=False), family)
     extra = {"family": family, "data": record["data"]}
     return run_search(
         network, (train_x, train_y), (valid_x, valid_y), settings, out_dir, time_model, log, extra

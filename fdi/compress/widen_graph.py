@@ -7,7 +7,7 @@ reshape); every new weight is zero. So a new element's producer outputs a consta
 or unit: activation(0); a batch norm or depthwise conv: 0; a recurrent unit keeps a zero state),
 every element-wise op combines new elements only with new elements of the same group, and every
 layer that reads a group has zero input weights for its new elements: no original output moves.
-fdi.compress.widen_keras does the same by hand for the paper's two families.
+The paper's two families are widened by it as any user's model is.
 """
 
 from __future__ import annotations

@@ -114,7 +114,10 @@ def at_batch_one(model: Any) -> Any:
 
     if all(tensor.shape[0] == 1 for tensor in model.inputs):
         return model
-    inputs = [keras.Input(batch_shape=(1, *tensor.shape[1:]), dtype=tensor.dtype) for tensor in model.inputs]
+    inputs = [
+        keras.Input(batch_shape=(1, *tensor.shape[1:]), dtype=tensor.dtype, name=tensor.name)
+        for tensor in model.inputs
+    ]
     single = len(inputs) == 1 and not isinstance(model.input, list | tuple)
     clone = keras.models.clone_model(model, input_tensors=inputs[0] if single else inputs)
     clone.set_weights(model.get_weights())

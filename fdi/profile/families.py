@@ -52,6 +52,11 @@ WIDTH_NAMES: dict[str, list[str]] = {
     + ["fc1", "fc2"],
     "deepsense": ["conv1", "conv2", "conv3", "merge1", "merge2", "merge3", "gru1", "gru2"],
 }
+# Layers whose widths are one: the two sensor branches' convs (the merge stacks them, so their
+# channels must match; their third convs are tied by that stacking itself).
+WIDTH_TIES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "deepsense": tuple((f"acc_conv{i}", f"gyro_conv{i}") for i in (1, 2)),
+}
 ORIGINAL_WIDTHS: dict[str, list[int]] = {
     "vgg": [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512, 4096, 4096],
     "deepsense": [64, 64, 64, 64, 64, 64, 120, 120],
