@@ -196,7 +196,13 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     p = add("compress-search", cmd_search, "DeepIoT's compressor-critic search of one variant; resumable.")
     p.add_argument("--task", required=True)
     p.add_argument("--variant", required=True, help="deepiot, deepiot_flops or fastdeepiot_DEVICE")
-    p.add_argument("--family", required=True, choices=["vgg", "deepsense"])
+    p.add_argument(
+        "--family",
+        required=True,
+        choices=["vgg", "deepsense"],
+        help="the task's family: how its prepared data feeds the network, and the widths it ties "
+        "(the network itself is read from --original's graph; any other model: `fdi compress`)",
+    )
     p.add_argument(
         "--settings",
         type=json_arg,

@@ -53,6 +53,20 @@ def evaluate(model: Any, arrays: dict[str, np.ndarray], family: str) -> dict[str
     return result
 
 
+def algorithm2(
+    network: Structure,
+    widths: list[int],
+    time_model: DeviceTimeModel,
+    local: dict[str, Any],
+    original: list[int],
+) -> list[int]:
+    """Algorithm 2's widths for a point under the `localmin` settings (mode, limit, min_gain)."""
+    mode, limit = local.get("mode", "staircase"), local.get("limit", "next_pow2")
+    return expand_network(
+        network, widths, time_model, mode, limit, original, float(local.get("min_gain", 0.0))
+    )
+
+
 def fine_tune(
     model: Any,
     arrays: dict[str, np.ndarray],
@@ -220,16 +234,7 @@ def finish(
         graph = prunable(model, family)
         widths = graph.widths
         if expand_with is not None:
-            local = settings.get("localmin", {})
-            new = expand_network(
-                graph,
-                widths,
-                expand_with,
-                local.get("mode", "staircase"),
-                local.get("limit", "next_pow2"),
-                original,
-                float(local.get("min_gain", 0.0)),
-            )
+            new = algorithm2(graph, widths, expand_with, settings.get("localmin", {}), original)
             log(f"point {index}: Algorithm 2 on the device's models: {widths} -> {new}")
             if new != widths:
                 model, widths = graph.widen(new, name=model.name), new
@@ -287,15 +292,7 @@ def localmin(
         graph = prunable(model, family)
         widths = graph.widths
         original = json.loads(point["original_widths"])
-        new = expand_network(
-            graph,
-            widths,
-            time_model,
-            local.get("mode", "staircase"),
-            local.get("limit", "next_pow2"),
-            original,
-            float(local.get("min_gain", 0.0)),
-        )
+        new = algorithm2(graph, widths, time_model, local, original)
         expanded = model if new == widths else graph.widen(new, name=model.name)
         scores = evaluate(expanded, arrays, family)
         log(
@@ -346,15 +343,7 @@ def _t_min(
     """t_min (SPEC §5): every width 1, then Algorithm 2; the network (the first elements of each
     width kept from a trained one) is exported for its time only."""
     ones = [1] * len(graph.widths)
-    t_min = expand_network(
-        graph,
-        ones,
-        time_model,
-        local.get("mode", "staircase"),
-        local.get("limit", "next_pow2"),
-        original,
-        0.0,
-    )
+    t_min = algorithm2(graph, ones, time_model, {**local, "min_gain": 0.0}, original)
     smallest = graph.extract(
         [np.arange(min(t, w)) for t, w in zip(t_min, graph.widths, strict=True)], "t_min"
     )
