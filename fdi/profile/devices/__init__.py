@@ -22,7 +22,15 @@ from tqdm import tqdm
 from fdi.atomic import replacing
 from fdi.profile.devices.energy_probes import energy_settings, open_probe
 from fdi.profile.devices.gate import CacheProbe, Gate
-from fdi.timings import IDLE_ID, REFERENCE_ID, campaign_summary, pass_clean, pass_value, passes_wanted
+from fdi.timings import (
+    CONFIRM_FACTOR,
+    IDLE_ID,
+    REFERENCE_ID,
+    campaign_summary,
+    pass_clean,
+    pass_value,
+    passes_wanted,
+)
 
 __all__ = [
     "IDLE_ID",
@@ -322,6 +330,7 @@ def _report(timings: pd.DataFrame, device: str, settings: dict[str, Any]) -> Non
         shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
         print(
             f"{device}: {row.unsettled} graphs never settled (two fastest passes within "
-            f"{settings.get('agree_tolerance')}) in {settings.get('max_passes')} passes: {shown}",
+            f"{settings.get('agree_tolerance')}) in {settings.get('max_passes')} passes (up to "
+            f"{CONFIRM_FACTOR}x as many where a fast pass waited for its confirmation): {shown}",
             file=sys.stderr,
         )
