@@ -88,7 +88,8 @@ def run_benchmark(
     The instrument measures through disturbance (see fdi.timings for why). Every graph gets
     `repeats` passes in rounds (all graphs, then all again, so a graph's passes are taken at
     different times); a graph whose two fastest passes do not yet agree within `agree_tolerance`
-    gets further rounds, up to `max_passes`; a round starts at least `min_pass_gap_s` after the
+    gets further rounds, up to `max_passes` (twice that while a lone fast pass waits for its
+    confirmation, fdi.timings); a round starts at least `min_pass_gap_s` after the
     previous one did, so that even a short job's passes of one graph sample different machine
     states. If `reference` is given, that fixed graph is timed every `reference_every` passes
     (stored under the id "reference") and gates the next pass: while it runs more than
