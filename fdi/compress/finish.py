@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from fdi.compress.expand import expand_network
+from fdi.compress.graph_network import GraphNetwork
 from fdi.compress.network import Structure, prunable
 from fdi.compress.objectives import layer_totals, parameter_fraction
 from fdi.profile.families import family_of, inputs_of, reports_top5
@@ -332,7 +333,7 @@ def localmin(
 def _t_min(
     task: str,
     device: str,
-    graph: Any,
+    graph: GraphNetwork,
     family: str | None,
     original: list[int],
     time_model: DeviceTimeModel,

@@ -52,8 +52,8 @@ WIDTH_NAMES: dict[str, list[str]] = {
     + ["fc1", "fc2"],
     "deepsense": ["conv1", "conv2", "conv3", "merge1", "merge2", "merge3", "gru1", "gru2"],
 }
-# Layers whose widths are one: the two sensor branches' convs (the merge stacks them, so their
-# channels must match; their third convs are tied by that stacking itself).
+# Layers that must keep one width between them: the two sensor branches' first and second convs
+# (the merge stacks the branches, so their channels match; the third convs are tied by that stack).
 WIDTH_TIES: dict[str, tuple[tuple[str, ...], ...]] = {
     "deepsense": tuple((f"acc_conv{i}", f"gyro_conv{i}") for i in (1, 2)),
 }
