@@ -72,6 +72,8 @@ def test_the_repeated_key_check_finds_a_planted_repeat():
             "bash",
         ),
         (lambda c: c["devices"].update(board={"kind": "ssh", "host": "a;b", "user": "pi"}), "a;b"),
+        (lambda c: c["compress"]["targets"].update(energy=[0.5]), "energy"),
+        (lambda c: c["compress"]["task_targets"]["deepsense"].update(time=[1.5]), "1.5"),
     ],
 )
 def test_schema_names_the_bad_key(edit, named):

@@ -155,6 +155,25 @@ def test_search_settings_take_the_tasks_own_targets_lambda_and_seeds(plan):
     )
 
 
+def test_targets_by_measure_each_variant_gets_its_own_measures_list(plan):
+    """Targets as a mapping by measure: DeepIoT's list is the parameters', +FLOPs' the FLOPs', the
+    time-steered variants' the time's; a task's mapping without a measure defers to the shared
+    targets, and a task's plain list holds for every measure."""
+    plan.config["compress"]["targets"] = {"params": [0.5, 0.3], "time": [0.8, 0.6]}
+    plan.config["compress"]["task_targets"] = {"deepsense": {"time": [0.95]}}
+
+    def targets(task: str, variant: str) -> list[float]:
+        return json.loads(plan.search_settings(W(task=task, variant=variant)))["targets"]
+
+    assert targets("vgg", "deepiot") == [0.5, 0.3]
+    assert targets("vgg", "fastdeepiot_pixel") == [0.8, 0.6]
+    assert targets("vgg", "deepiot_flops") == [0.5, 0.25, 0.1]  # no FLOPs list anywhere: the default
+    assert targets("deepsense", "fastdeepiot_host") == [0.95]
+    assert targets("deepsense", "deepiot") == [0.5, 0.3]  # the task's mapping has no params list
+    plan.config["compress"]["task_targets"] = {"deepsense": [0.9]}
+    assert targets("deepsense", "deepiot_flops") == targets("deepsense", "fastdeepiot_host") == [0.9]
+
+
 def test_threads_files_and_energy(plan):
     assert plan.benchmark_threads(W(device="host")) == 8
     assert plan.benchmark_threads(W(device="pixel")) == 1
@@ -206,6 +225,10 @@ def test_a_users_model_runs_each_variant_with_its_own_device_only():
         "--expand --device pixel --registry results/registry"
     ) and "--objective time" in plan.user_compress_args(steered)
     assert plan.user_timing_files(steered) == ["results/timings/pixel/user-mine.parquet"]
+    # targets by measure: the time-steered run its time list, DeepIoT the fallback for params
+    plan.user_models["mine"]["targets"] = {"time": [0.8, 0.6]}
+    assert "--targets 0.8 0.6 --" in plan.user_compress_args(steered)
+    assert "--targets 0.5 0.4 0.3 --" in plan.user_compress_args(W(usermodel="mine", uvariant="deepiot"))
     assert plan.user_files("mine", "final") == [
         "results/user/mine/deepiot/final",
         "results/user/mine/fastdeepiot_pixel/final",
