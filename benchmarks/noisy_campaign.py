@@ -67,12 +67,33 @@ def campaign_rows(run: Path) -> pd.DataFrame:
     return pd.concat(frames).drop(columns="unsettled_ids").set_index("device") if frames else pd.DataFrame()
 
 
+def same_graph_moves(quiet: Path, disturbed: Path) -> pd.DataFrame:
+    """The same graphs (by id) in both runs' last datasets, per scope: how many, the share more
+    than 5% apart and the median disturbed/quiet ratio. Low only where the instrument's result
+    does not depend on the machine's state (adaptive rounds draw different graphs: left out)."""
+    last = [sorted((run / "results/dataset").glob("*/round*.parquet"))[-1:] for run in (quiet, disturbed)]
+    if not all(last):
+        return pd.DataFrame()
+    a, b = (pd.read_parquet(files[0]).set_index("id") for files in last)
+    both = a[["scope", "time_ms"]].join(b[["time_ms"]].rename(columns={"time_ms": "other"}), how="inner")
+    both = both[~both.scope.str.startswith("adaptive")].assign(ratio=lambda f: f.other / f.time_ms)
+    return both.groupby("scope").agg(
+        graphs=("ratio", "size"),
+        apart_5_pct=("ratio", lambda r: 100 * float((abs(r - 1) > 0.05).mean())),
+        median_ratio=("ratio", "median"),
+    )
+
+
 def compare(quiet: Path, disturbed: Path, seconds: tuple[float, float] | None = None) -> None:
-    pd.set_option("display.width", 200)
+    # every column shown (pandas elides the middle ones of a wide frame by default)
+    pd.set_option("display.width", 250)
+    pd.set_option("display.max_columns", None)
     print("Algorithm 1 (Table 5 rows), quiet | disturbed:")
     print(
         algorithm1_rows(quiet)
-        .join(algorithm1_rows(disturbed), lsuffix=" quiet", rsuffix=" disturbed")
+        .merge(
+            algorithm1_rows(disturbed), left_index=True, right_index=True, suffixes=(" quiet", " disturbed")
+        )
         .round(1)
     )
     networks = [
@@ -84,7 +105,15 @@ def compare(quiet: Path, disturbed: Path, seconds: tuple[float, float] | None = 
     ]
     if len(networks) == 2:
         print("\nWhole networks, quiet | disturbed:")
-        print(networks[0].join(networks[1], lsuffix=" quiet", rsuffix=" disturbed").round(3))
+        print(
+            networks[0]
+            .merge(networks[1], left_index=True, right_index=True, suffixes=(" quiet", " disturbed"))
+            .round(3)
+        )
+    moves = same_graph_moves(quiet, disturbed)
+    if not moves.empty:
+        print("\nThe same graphs in both runs (% more than 5% apart; disturbed / quiet):")
+        print(moves.round(3))
     print("\nWhat the campaign went through (last round's dataset), quiet then disturbed:")
     print(pd.concat({"quiet": campaign_rows(quiet), "disturbed": campaign_rows(disturbed)}).round(3).T)
     if seconds:
