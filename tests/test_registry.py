@@ -249,7 +249,11 @@ def test_op_models_fitted_on_the_zoo_price_every_op_and_predict_takes_the_tables
     table = pd.read_csv(tiny_run / "results/tables/zoo/host.csv")
     networks = ["lenet5-28", "kws_cnn-20", "mobilenet_v2-32-a0.35", "mobilenet-32-a0.25", "lenet5-36"]
     assert sorted(table.network) == sorted([*networks, "mobilenet_v2-40-a0.35"])
-    assert (table.ops_priced_pct == 100).all() and (table.measured_ms > 0).all()
+    assert (table.measured_ms > 0).all()
+    if kinds <= set(artifact["kinds"]):  # every kind had a settled op: every op is priced
+        assert (table.ops_priced_pct == 100).all()
+    else:  # a kind with no model leaves its ops unpriced, and says so
+        assert (table.ops_priced_pct < 100).any() and (table.ops_priced_pct >= 50).all()
     assert set(table[table.role == "test"].network) == {"lenet5-36", "mobilenet_v2-40-a0.35"}
     [graph] = (tiny_run / "results/graphs/zoo").glob("*/zoo-mobilenet_v2-40-a0.35.tflite")
     registry = str(tiny_run / "results/registry")
@@ -258,7 +262,9 @@ def test_op_models_fitted_on_the_zoo_price_every_op_and_predict_takes_the_tables
     total = float(re.search(r"total predicted time: ([0-9.e+-]+) ms", result.stdout).group(1))
     expected = table.set_index("network").predicted_ms["mobilenet_v2-40-a0.35"]
     assert total == pytest.approx(expected, rel=1e-3)
-    assert "(in-network term)" in result.stdout and "not modelled" not in result.stdout
+    assert "(in-network term)" in result.stdout
+    if kinds <= set(artifact["kinds"]):
+        assert "not modelled" not in result.stdout
 
 
 def test_op_path_gives_a_keras_file_and_its_tflite_the_same_total_loops_included(tiny_run, small_network):
