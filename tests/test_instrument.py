@@ -400,3 +400,34 @@ def test_cache_flags_read_by_hand():
     assert not pass_clean({"cache_slow": True}) and not pass_clean({"cache_slow": np.True_})
     assert pass_clean({"cache_slow": False}) and pass_clean({"cache_slow": float("nan")}) and pass_clean({})
     assert not pass_clean({"cache_slow": False, "others_running": 1})
+
+
+@pytest.mark.parametrize("tolerance", [None, 0.15], ids=["passes not judged", "reference judges passes"])
+def test_passes_after_a_slow_reference_are_taken_again_when_asked(graphs, tmp_path, tolerance):
+    """A spell (x1.3 on everything, the reference included) covers the first two rounds and
+    nothing waits: the two slow passes agree, so without `clean_reference_tolerance` every graph
+    settles at the slow time. With it, those passes are not clean, two more rounds come after the
+    spell, and the times are the planted quiet ones; the report counts the slow-reference passes."""
+    directory, reference = graphs
+    fake_device.reset(spells=[(0.0, 0.15, 1.3)], spells_after=1)  # the first reference timing is quiet
+    settings = {**SETTINGS, "reference_every": 1, "min_pass_gap_s": 0.1, "max_passes": 6}
+    if tolerance is not None:
+        settings["clean_reference_tolerance"] = tolerance
+    timings = run_benchmark("dev", settings, directory, tmp_path / "t.parquet", reference)
+    summary = summarise_timings(timings, settings).set_index("id")
+    report = campaign_summary(timings, settings).iloc[0]
+    if tolerance is None:
+        assert summary.time_ms.to_dict() == pytest.approx({"a": 1.3, "b": 1.3, "c": 1.3})
+        assert (summary.passes == 2).all() and report.passes_reference_slow == 0
+    else:
+        assert summary.time_ms.to_dict() == pytest.approx({"a": 1.0, "b": 1.0, "c": 1.0})
+        assert (summary.passes == 4).all() and not summary.flagged.any()
+        # the spell begins with the first pass, after its quiet reference: that pass is slow but clean
+        assert report.passes_reference_slow == 5 and report.graphs_reference_slow == 0
+        components = timings[timings.role == "component"].sort_values("start_monotonic_s")
+        assert components.reference_slow.tolist() == [False] + [True] * 5 + [False] * 6
+
+
+def test_reference_slow_passes_read_by_hand():
+    assert not pass_clean({"reference_slow": True}) and pass_clean({"reference_slow": False})
+    assert pass_clean({"reference_slow": float("nan")}) and not pass_clean({"reference_slow": np.True_})

@@ -26,6 +26,7 @@ from fdi.timings import (
     CONFIRM_FACTOR,
     IDLE_ID,
     REFERENCE_ID,
+    REFERENCE_SLOW_COLUMN,
     campaign_summary,
     pass_clean,
     pass_value,
@@ -98,7 +99,9 @@ def run_benchmark(
     pass and `wait_budget_s` over the job, so a device that never quiets still ends. A session
     with a `quick_time(graph)` method (the host: a kept interpreter, a few invocations) times the
     reference cheaply; others take a full pass. Each component row records `waited_s` and
-    `gate_ratio` (the reference's last timing over its floor).
+    `gate_ratio` (the reference's last timing over its floor). With `clean_reference_tolerance`,
+    a pass whose reference ran more than that over its floor is `reference_slow`, not clean: the
+    graph takes further rounds until two clean passes, up to `max_passes`, as for the cache probe.
 
     If `cache_probe` is given and the device's settings have `cache_probe`, that fixed graph is
     timed (its fastest of a few runs) just before every pass over a graph file of at least
@@ -249,6 +252,9 @@ def _measure(
             taken = take(Path(reference), REFERENCE_ID, "reference", gate.count, timer=quick_time)
             gate.add(pass_value(taken, statistic))
 
+        # A pass whose reference (timed just before it) ran over its floor by more than this is
+        # not clean (fdi.timings): the graph takes further rounds for two clean ones.
+        clean_tolerance = settings.get("clean_reference_tolerance")
         since_reference = every  # a reference timing first
         round_number = 0
         progress = tqdm(desc=f"benchmark {device}", unit="pass")
@@ -269,6 +275,9 @@ def _measure(
                     time_reference()
                     since_reference = 0
                 waited = gate.wait_out_spell(time_reference if fresh_reference else None, others)
+                judged = {}
+                if clean_tolerance is not None and fresh_reference:
+                    judged[REFERENCE_SLOW_COLUMN] = bool(gate.ratio > 1 + float(clean_tolerance))
                 taken = take(
                     graph,
                     graph.stem,
@@ -277,6 +286,7 @@ def _measure(
                     timer=component_timer,
                     waited_s=waited,
                     gate_ratio=gate.ratio,
+                    **judged,
                 )
                 values[graph.stem].append(pass_value(taken, statistic))
                 clean[graph.stem].append(pass_clean(taken))
@@ -325,6 +335,12 @@ def _report(timings: pd.DataFrame, device: str, settings: dict[str, Any]) -> Non
         print(
             f"{device}: the cache probe ran slow before {row.passes_cache_slow} passes (other tenants held "
             f"part of the shared cache); {row.graphs_cache_slow} graphs' times rest on such passes"
+        )
+    if row.get("passes_reference_slow", 0):
+        print(
+            f"{device}: the reference ran slow before {row.passes_reference_slow} passes (more than "
+            f"{settings.get('clean_reference_tolerance')} over its floor); {row.graphs_reference_slow} "
+            "graphs' times rest on such passes (no two clean ones)"
         )
     if row.unsettled:
         names = row.unsettled_ids.split()
