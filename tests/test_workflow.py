@@ -11,6 +11,7 @@ from fake_adb import FakeAdbServer, FakeDevice, stand_in_benchmark_model
 from conftest import board_settings, job_counts, planned_jobs, snakemake
 from fdi.profile.space import sample_scope
 from fdi.timemodel.adaptive import shard_count
+from fdi.timemodel.dataset import UNSETTLED_SPLIT, assign_split
 from fdi.timemodel.tree import TreeLinearRegressor
 from fdi.timings import CONFIRM_FACTOR, pass_value
 
@@ -236,8 +237,14 @@ def test_dataset_holds_real_timings_with_fingerprint(tiny_run):
     # The later check job timed every test component again.
     test = dataset[(dataset.split == "test") & (dataset.scope != "sweep")]
     assert test.time_ms_check.notna().all() and dataset[dataset.split == "train"].time_ms_check.isna().all()
-    test_share = (dataset[dataset.scope != "sweep"].split == "test").mean()
-    assert 0.2 < test_share < 0.35
+    # The drawn split (a seeded quarter of each scope's components, adaptive rows train); a
+    # component that never settled leaves it for "unsettled", which a loaded machine makes many
+    # of, so the share is checked on the draw.
+    drawn = dataset[(dataset.scope != "sweep") & ~dataset.scope.str.startswith("adaptive")]
+    drawn_split = assign_split(drawn, config["split"]["test_fraction"], config["split"]["seed"])
+    assert 0.2 < (drawn_split == "test").mean() < 0.35
+    settled = drawn.split != UNSETTLED_SPLIT
+    assert (drawn.split[settled] == drawn_split[settled]).all()
 
 
 def test_models_are_readable_json_and_explainable(tiny_run):

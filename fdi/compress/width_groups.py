@@ -326,8 +326,9 @@ def _collect(
         fixed = b.fixed[g]
         if fixed is None and not b.producers[g]:
             fixed = "no layer produces it"
-        elif fixed is None and b.width[g] < 2:
-            fixed = "a single channel"
+        # A single channel stays prunable: the search keeps at least one element of every width,
+        # and a compressed network read again (finish, Algorithm 2's widening) must have the
+        # widths its original had, a layer pruned to one channel among them.
         groups.append(
             WidthGroup(
                 name=name,
