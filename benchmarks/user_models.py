@@ -42,6 +42,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+MODELS = ("mobile", "lstm")  # the two models this benchmark builds
 
 
 def mobile_model(classes: int) -> Any:
@@ -177,8 +178,8 @@ def parse_lambdas(items: list[str]) -> dict[str, float]:
             lambdas[name] = float(value)
         except ValueError:
             raise SystemExit(f"--lambda {item!r}: expected MODEL=NUMBER, e.g. lstm=1") from None
-        if name not in ("mobile", "lstm") or lambdas[name] < 0:
-            raise SystemExit(f"--lambda {item!r}: MODEL is mobile or lstm, VALUE >= 0")
+        if name not in MODELS or lambdas[name] < 0:
+            raise SystemExit(f"--lambda {item!r}: MODEL is one of {', '.join(MODELS)}, VALUE >= 0")
     return lambdas
 
 
@@ -229,7 +230,7 @@ def main() -> None:
     )
     parser.add_argument("--out-dir", type=Path, required=True, help="the trained originals and their data")
     parser.add_argument("--workdir", type=Path, required=True, help="a clone after `make run`")
-    parser.add_argument("--models", nargs="+", choices=["mobile", "lstm"], default=["mobile", "lstm"])
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--targets", type=float, nargs="+", default=[0.5, 0.4, 0.3])
     parser.add_argument("--iterations", type=int, default=600)
     parser.add_argument(
