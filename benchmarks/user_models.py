@@ -249,13 +249,21 @@ def main() -> None:
         "parameters before the critic followed at 4, as DeepSense's do; 2026-11-30)",
     )
     parser.add_argument("--epoch-cap", type=int, default=40, help="the original's training cap")
-    parser.add_argument("--finetune-epochs", type=int, default=8, help="the fine-tuning cap per point")
+    parser.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=None,
+        help="the fine-tuning cap per point (default: --epoch-cap, so the plateau rule, not the cap, "
+        "ends both sides' training; at 8 every image-model fine-tune of 2026-12-02 hit the cap)",
+    )
     parser.add_argument(
         "--validation-users", type=int, nargs="+", default=[6, 7], help="the LSTM's validation users"
     )
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.finetune_epochs is None:
+        args.finetune_epochs = args.epoch_cap
     for name in args.models:
         train_original(name, args.out_dir / name, args)
     run_workflow(args)
