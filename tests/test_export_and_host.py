@@ -3,12 +3,14 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from fdi.profile.devices import device_module, litert_timer, run_benchmark
+from fdi.profile.devices.cpu_identity import cpu_identity
 from fdi.profile.export import build_keras_model, export_shard, fc_graph, to_tflite
 from fdi.timemodel.features import add_features
 
@@ -118,6 +120,7 @@ def test_host_benchmark_times_every_graph_and_records_the_fingerprint(graphs, tm
     assert all(len(runs) == 4 and min(runs) > 0 for runs in timings.runs_ms)
     fingerprint = json.loads(stored.fingerprint.iloc[0])
     assert fingerprint["threads"] == 1 and fingerprint["runtime_version"]
+    assert fingerprint | cpu_identity(Path("/proc/cpuinfo").read_text()) == fingerprint
     assert (stored.others_running >= 0).all()  # the host looks at the run queue around every pass
 
 

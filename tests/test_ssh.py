@@ -2,6 +2,7 @@
 
 import json
 import platform
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -9,6 +10,7 @@ from fake_adb import stand_in_benchmark_model
 
 from conftest import board_settings
 from fdi.profile.devices import run_benchmark
+from fdi.profile.devices.cpu_identity import cpu_identity
 from fdi.profile.devices.litert_timer import load_interpreter
 from fdi.profile.devices.ssh import SshDeviceError, check_settings
 from fdi.profile.export import export_shard
@@ -36,6 +38,8 @@ def test_litert_on_the_board_times_every_graph_and_fingerprints_it(loopback_sshd
     assert (fingerprint["runtime"], fingerprint["runtime_version"]) == load_interpreter()[1:]
     assert fingerprint["hygiene"] == {"root": True} and fingerprint["host_key_checking"] is True
     assert fingerprint["board_model"] and fingerprint["os"] != "unreadable"
+    # the loopback board is this machine: its CPU identity as read here
+    assert fingerprint | cpu_identity(Path("/proc/cpuinfo").read_text()) == fingerprint
 
 
 def test_benchmark_model_on_the_board_is_parsed_like_a_phones(loopback_sshd, graphs, tmp_path):

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from fdi.profile.devices.cpu_identity import short_cpu_id
 from fdi.profile.space import STRUCTURE_COLUMNS
 from fdi.timemodel.dataset import layer_rows
 from fdi.timemodel.features import SPLIT_COLUMNS, X_VARIANTS
@@ -41,8 +42,8 @@ def registry_key(fingerprint: dict[str, Any]) -> str:
         model = fingerprint.get("board_model", "unreadable")
         device = fingerprint.get("cpu_model", "") if model == "unreadable" else model
         system = f"{fingerprint.get('os', '')} {fingerprint.get('kernel', '')}"
-    else:
-        device = fingerprint.get("cpu_model", "")
+    else:  # the model name and, since it may be masked ("AMD EPYC"), the CPU's family and model
+        device = f"{fingerprint.get('cpu_model', '')} {short_cpu_id(fingerprint.get('cpu_id', ''))}"
         system = f"{fingerprint.get('os', '')}"
     runtime = f"{fingerprint.get('runtime', '')}-{fingerprint.get('runtime_version', '')}"
     threads = f"{fingerprint.get('threads', '?')}threads"

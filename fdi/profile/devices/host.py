@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fdi.profile.devices.cpu_identity import cpu_identity
 from fdi.profile.devices.litert_timer import (
     load_interpreter,
     prepared_interpreter,
@@ -91,6 +92,7 @@ def fingerprint(settings: dict[str, Any]) -> dict[str, Any]:
     return {
         "device_kind": "host",
         "cpu_model": _cpu_model(),
+        **cpu_identity(_read("/proc/cpuinfo") or ""),
         "machine": platform.machine(),
         "logical_cores": os.cpu_count(),
         "os": platform.platform(),

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fdi.profile.devices import litert_timer
+from fdi.profile.devices.cpu_identity import cpu_identity
 from fdi.profile.devices.remote import (
     BenchmarkModelRunner,
     GraphPusher,
@@ -199,8 +200,8 @@ def board_fingerprint(board: Board) -> dict[str, Any]:
     model = _first_line(read(board, "/proc/device-tree/model")) or _first_line(
         read(board, "/sys/class/dmi/id/product_name")
     )
-    cpu = None
-    for line in (read(board, "/proc/cpuinfo") or "").splitlines():
+    cpu, cpuinfo = None, read(board, "/proc/cpuinfo") or ""
+    for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         if key.strip() in ("model name", "Hardware", "Model") and value.strip():
             cpu = value.strip()
@@ -217,6 +218,7 @@ def board_fingerprint(board: Board) -> dict[str, Any]:
     return {
         "board_model": model or "unreadable",
         "cpu_model": cpu or "unreadable",
+        **cpu_identity(cpuinfo),
         "machine": board.sh("uname", "-m")[1].strip(),
         "kernel": board.sh("uname", "-r")[1].strip(),
         "os": pretty or "unreadable",
