@@ -160,3 +160,46 @@ def test_expand_widens_a_point_to_algorithm_2s_widths_without_changing_its_outpu
     ]
     x = data["x_test"][:32]
     np.testing.assert_allclose(wide.predict(x, verbose=0), point.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
+
+
+def test_a_structure_taken_for_two_targets_is_fine_tuned_once(digits, tmp_path, monkeypatch) -> None:
+    """The search can pass two targets between evaluations and take one structure for both
+    (2026-12-02: 70% and 60% of the time, both at iteration 450): that point is fine-tuned once
+    and its model reused; a different structure is still fine-tuned."""
+    import fdi.compress.finish as finish
+    import fdi.compress.search as search
+    from fdi.compress.graph_network import GraphNetwork
+    from fdi.compress.user_model import compress_user_model
+
+    root, _ = digits
+    network = GraphNetwork(load_user_model(root / "model.keras"))
+    planted = [  # (iteration, kept elements per width)
+        (450, [list(range(8)), list(range(16)), list(range(12))]),
+        (450, [list(range(8)), list(range(16)), list(range(12))]),
+        (480, [list(range(6)), list(range(10)), list(range(8))]),
+    ]
+
+    def planted_search(network_, train, val, settings, out_dir, time_model, log, extra):
+        (out_dir / "points").mkdir(parents=True)
+        points = []
+        for k, (iteration, keep) in enumerate(planted):
+            network.extract(keep, name="point").save(out_dir / "points" / f"target-{k}.keras")
+            widths = [len(kept) for kept in keep]
+            points.append(
+                {"iteration": iteration, "widths": widths, "parameter_fraction": 0.5, "measure": "params"}
+                | {"fraction": 0.5}
+            )
+        return {"points": points}
+
+    tuned = []
+    monkeypatch.setattr(search, "run_search", planted_search)
+    monkeypatch.setattr(finish, "fine_tune_on", lambda model, *rest: tuned.append(model.count_params()))
+    lines: list[str] = []
+    settings = {"objective": "none", "targets": [0.7, 0.6, 0.5]}
+    rows = compress_user_model(
+        root / "model.keras", root / "digits.npz", tmp_path / "out", settings, {}, log=lines.append
+    )
+    assert len(tuned) == 2 and tuned[0] > tuned[1]  # points 0 and 2, not point 1
+    assert "point 1: the structure of out-target-0 (taken for two targets), its fine-tune reused" in lines
+    assert [row["widths"] for row in rows] == [[8, 16, 12], [8, 16, 12], [6, 10, 8]]
+    assert rows[1]["test_accuracy"] == rows[0]["test_accuracy"] and Path(rows[1]["keras"]).exists()

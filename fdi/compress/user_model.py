@@ -15,6 +15,7 @@ several inputs takes `x_SPLIT_NAME` per input name. Labels are class indices.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -164,8 +165,15 @@ def compress_user_model(
     )
     rows = []
     name = point_name(out_dir)
+    finished: dict[tuple[Any, ...], Path] = {}  # a structure the search took for several targets
     for index, point in enumerate(result["points"]):
         final = out_dir / "final" / f"{name}-target-{index}.keras"
+        same = finished.setdefault((point.get("iteration"), *point["widths"]), final)
+        if same != final and same.exists() and not final.exists():
+            # the search passed two targets between evaluations and took one structure for both:
+            # fine-tuning it again would repeat the same minutes to the same weights
+            log(f"point {index}: the structure of {same.stem} (taken for two targets), its fine-tune reused")
+            shutil.copyfile(same, final)
         small = load_user_model(
             final if final.exists() else out_dir / "search" / "points" / f"target-{index}.keras"
         )
