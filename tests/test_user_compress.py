@@ -97,6 +97,7 @@ def test_a_users_residual_depthwise_model_is_compressed_from_its_file(digits, tm
     out = tmp_path / "out"
     argv = ["compress", str(root / "model.keras"), "--data", str(root / "digits.npz"), "--out-dir", str(out)]
     argv += ["--objective", "flops", "--targets", "0.6", "--iterations", "40", "--finetune-epochs", "1"]
+    argv += ["--finetune-rate", "0.001"]
     configs = [str(CONFIG / "config.yaml"), str(CONFIG / "tiny.yaml")]  # the tiny instrument
     main([*argv, "--measure", "--device", "host", "--config", *configs])
     log = capsys.readouterr().out
@@ -104,6 +105,7 @@ def test_a_users_residual_depthwise_model_is_compressed_from_its_file(digits, tm
     assert "mini_mobile: 3 widths to compress [12, 24, 24]" in log
     curve = json.loads((out / "curve.json").read_text())
     assert curve["original_test_accuracy"] > 0.85  # a trained original (measured 0.917)
+    assert curve["finetune"] == {"epochs": 1, "seed": 0, "learning_rate": 0.001}
     point = curve["points"][0]
     assert curve["device"] == "host" and curve["original_ms"] > 0 and point["measured_time_ms"] > 0
     timed = pd.read_parquet(out / "timings-host.parquet")
