@@ -362,7 +362,7 @@ class Plan:
         words += ["--iterations", str(settings["iterations"]), "--weight", str(settings["lambda"])]
         words += ["--finetune-epochs", str(settings["finetune_epochs"])]
         words += ["--finetune-patience", str(settings["finetune_patience"]), "--seed", str(settings["seed"])]
-        if "finetune_learning_rate" in settings:  # the schema's default fills it in a workflow
+        if "finetune_learning_rate" in settings:  # else fdi compress's own default
             words += ["--finetune-rate", str(settings["finetune_learning_rate"])]
         if device:
             words += ["--expand", "--device", device, "--registry", "results/registry"]

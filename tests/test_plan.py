@@ -224,7 +224,7 @@ def test_a_users_model_runs_each_variant_with_its_own_device_only():
     assert plan.user_compress_args(steered).endswith(
         "--expand --device pixel --registry results/registry"
     ) and "--objective time" in plan.user_compress_args(steered)
-    plan.user_models["mine"]["finetune_learning_rate"] = 1e-4  # the schema's default fills it
+    plan.user_models["mine"]["finetune_learning_rate"] = 1e-4  # only when given
     assert "--finetune-patience 2 --seed 1 --finetune-rate 0.0001" in plan.user_compress_args(steered)
     assert plan.user_timing_files(steered) == ["results/timings/pixel/user-mine.parquet"]
     # targets by measure: the time-steered run its time list, DeepIoT the fallback for params

@@ -41,8 +41,8 @@ def _read(path: str) -> str | None:
         return None
 
 
-def _cpu_model() -> str:
-    for line in (_read("/proc/cpuinfo") or "").splitlines():
+def _cpu_model(cpuinfo: str) -> str:
+    for line in cpuinfo.splitlines():
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
@@ -88,11 +88,11 @@ def procs_running(stat: str = PROC_STAT) -> int | None:
 
 def fingerprint(settings: dict[str, Any]) -> dict[str, Any]:
     """What the timings were measured on; written beside every timing."""
-    cpufreq = "/sys/devices/system/cpu/cpu0/cpufreq"
+    cpufreq, cpuinfo = "/sys/devices/system/cpu/cpu0/cpufreq", _read("/proc/cpuinfo") or ""
     return {
         "device_kind": "host",
-        "cpu_model": _cpu_model(),
-        **cpu_identity(_read("/proc/cpuinfo") or ""),
+        "cpu_model": _cpu_model(cpuinfo),
+        **cpu_identity(cpuinfo),
         "machine": platform.machine(),
         "logical_cores": os.cpu_count(),
         "os": platform.platform(),
