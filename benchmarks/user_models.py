@@ -23,7 +23,8 @@ the cap), every point and the original timed side by side in one benchmark job, 
 results/tables/user-MODEL.md gives each variant's pick (the most compressed point within the
 tolerance of the original's test accuracy) and both variants' measured time at equal accuracy
 (fdi.compress.equal_accuracy: the original's accuracy and 0.5, 1 and 2 points below, interpolated
-along each curve's frontier, never extrapolated). Each stage is cached: a rerun resumes.
+along each curve's frontier, never extrapolated). Each stage is cached: a rerun resumes, and a
+model whose settings changed is redone.
 
 Run nothing else meanwhile (the points are timed).
 Usage: python benchmarks/user_models.py --out-dir DIR --workdir CLONE [--models mobile lstm]
@@ -184,8 +185,10 @@ def parse_lambdas(items: list[str]) -> dict[str, float]:
 
 
 def run_workflow(args: argparse.Namespace) -> None:
-    """`snakemake user_models` in the finished clone, the models given by an overlay config; only
-    mtimes trigger reruns there, so the clone's finished campaign is reused as it is."""
+    """`snakemake user_models` in the finished clone, the models given by an overlay config. Reruns
+    follow mtimes and params: a model's changed settings (iterations, targets, rate...) rerun its
+    jobs (mtimes alone kept the old tables: 2026-12-02), while the clone's finished campaign,
+    whose params the overlay does not touch, is reused as it is."""
     import yaml
 
     lambdas = parse_lambdas(args.lambdas)
@@ -208,7 +211,7 @@ def run_workflow(args: argparse.Namespace) -> None:
     overlay = (args.out_dir / "user-models.yaml").resolve()
     overlay.write_text(yaml.safe_dump({"compress": {"models": models}}, sort_keys=False))
     venv = (args.workdir / ".venv" / "bin").resolve()
-    command = [str(venv / "snakemake"), "--cores", str(args.cores), "--rerun-triggers", "mtime"]
+    command = [str(venv / "snakemake"), "--cores", str(args.cores), "--rerun-triggers", "mtime", "params"]
     command += ["--configfile", "config/config.yaml", str(overlay), "--", "user_models"]
     print(" ".join(command), flush=True)
     env = {**os.environ, "PATH": f"{venv}{os.pathsep}{os.environ['PATH']}"}

@@ -205,3 +205,56 @@ def test_a_structure_taken_for_two_targets_is_fine_tuned_once(digits, tmp_path, 
     assert "point 1: the structure of out-target-0 (taken for two targets), its fine-tune reused" in lines
     assert [row["widths"] for row in rows] == [[8, 16, 12], [8, 16, 12], [6, 10, 8]]
     assert rows[1]["test_accuracy"] == rows[0]["test_accuracy"] and Path(rows[1]["keras"]).exists()
+
+
+class KilledError(Exception):
+    """Stands for SIGKILL: the search stops where the log line says, its checkpoint left behind."""
+
+
+def test_a_checkpoint_left_under_other_settings_is_not_resumed(digits, tmp_path) -> None:
+    """A search killed at iteration 12 (checkpoint at 10) resumes at 10 under the same settings;
+    asked again with other iterations (a config edited before the rerun) it names what changed and
+    starts at 0, and ends where an unbroken search under the new settings ends."""
+    from fdi.compress.graph_network import GraphNetwork
+    from fdi.compress.search import run_search
+
+    root, _ = digits
+    data = load_user_data(root / "digits.npz", load_user_model(root / "model.keras"))
+    settings = {
+        "objective": "none",
+        "batch_size": 16,
+        "eval_every": 4,
+        "eval_samples": 100,
+        "checkpoint_every": 5,
+        "targets": [0.05],  # out of reach: every search runs all its iterations
+        "threshold": {"final": 0.8, "steps": 4, "every": 4},
+    }
+
+    def search(out: Path, iterations: int, stop_at: int | None = None) -> tuple[list[str], dict]:
+        lines: list[str] = []
+
+        def log(line: str) -> None:
+            lines.append(line)
+            if stop_at and line.startswith(f"iteration {stop_at}/"):
+                raise KilledError
+
+        network = GraphNetwork(load_user_model(root / "model.keras"))  # the search trains it in place
+        try:
+            asked = settings | {"iterations": iterations}
+            result = run_search(network, data["train"], data["val"], asked, out, None, log)
+        except KilledError:
+            return lines, {}
+        return lines, result
+
+    search(tmp_path / "same", 20, stop_at=12)
+    lines, _ = search(tmp_path / "same", 20)
+    assert lines[0] == "resumed from the checkpoint at iteration 10"
+
+    search(tmp_path / "edited", 20, stop_at=12)
+    assert (tmp_path / "edited/checkpoint.npz").exists()
+    lines, result = search(tmp_path / "edited", 24)
+    assert "left by a search with other settings (iterations: 20 -> 24); starting over" in lines[0]
+    assert lines[1].startswith("iteration 4/24") and not any(line.startswith("resumed") for line in lines)
+    _, unbroken = search(tmp_path / "unbroken", 24)
+    assert result["iteration"] == unbroken["iteration"] == 24
+    assert result["last_evaluated"] == unbroken["last_evaluated"]

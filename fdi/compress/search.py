@@ -15,8 +15,8 @@ training data. The first time it falls under a size target with the accuracy goa
 the next target, whatever the accuracy), its kept elements are extracted with the critic's
 weights and saved: one point of the trade-off curve. The search ends when every target has its
 point or after `iterations`; then, if targets are left, the structure it ended at is the last
-point (target None). Its state is saved every `checkpoint_every` iterations; a killed job
-resumes there.
+point (target None). Its state is saved every `checkpoint_every` iterations, with its settings; a
+killed job resumes there, and a job under other settings starts over.
 
 (fdi.compress.search_seeds runs it once per seed and merges the curves.)
 """
@@ -63,6 +63,13 @@ def settings_with_defaults(settings: dict[str, Any]) -> dict[str, Any]:
     for key in ("threshold", "critic", "compressor", "initial_keep"):
         merged[key] = {**DEFAULTS[key], **settings.get(key, {})}
     return merged
+
+
+def changed_settings(before: dict[str, Any], now: dict[str, Any]) -> str:
+    """The settings that differ between a checkpoint's search and this one, `key: old -> new`
+    (empty when they are the same)."""
+    keys = sorted(set(before) | set(now))
+    return "; ".join(f"{k}: {before.get(k)} -> {now.get(k)}" for k in keys if before.get(k) != now.get(k))
 
 
 def initial_keep(kinds: Sequence[str], keep: dict[str, float]) -> list[float]:
@@ -310,12 +317,20 @@ def run_search(
         "iteration": 0,
         "points": [],
         "original_validation_accuracy": goal + float(settings["accuracy_drop"]),
+        "settings": json.loads(json.dumps(settings)),  # as the checkpoint keeps them
     }
     if checkpoint.exists():
         state = dict(np.load(checkpoint))
-        progress = json.loads(str(state.pop(PROGRESS_KEY)))
-        engine.restore(state)
-        log(f"resumed from the checkpoint at iteration {progress['iteration']}")
+        saved = json.loads(str(state.pop(PROGRESS_KEY)))
+        changed = changed_settings(saved.get("settings", progress["settings"]), progress["settings"])
+        if changed:
+            # a killed search under settings since changed (a workflow rerun after a config edit):
+            # resuming it would finish the old search under the new one's name
+            log(f"{checkpoint}: left by a search with other settings ({changed}); starting over")
+        else:
+            progress = saved | {"settings": progress["settings"]}
+            engine.restore(state)
+            log(f"resumed from the checkpoint at iteration {progress['iteration']}")
     batch, total = int(settings["batch_size"]), int(settings["iterations"])
     started = time.perf_counter()
     iteration = int(progress["iteration"])
