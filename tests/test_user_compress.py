@@ -127,6 +127,11 @@ def test_a_users_residual_depthwise_model_is_compressed_from_its_file(digits, tm
     np.testing.assert_allclose(interpreter.get_tensor(taken["index"]), expected, atol=1e-5)
     main(argv)  # resumed: every point is already finished, nothing is trained again
     assert "fine-tuning" not in capsys.readouterr().out
+    main(argv[:-2])  # asked again at the default rate: the 1e-3 points are set aside, not reused
+    log = capsys.readouterr().out
+    assert "finetune learning_rate: 0.001 -> 0.0001), moved to final-previous" in log
+    assert "point 0: fine-tuning" in log and (out / "final-previous" / "out-target-0.keras").exists()
+    assert json.loads((out / "curve.json").read_text())["finetune"]["learning_rate"] == 0.0001
 
 
 def test_expand_widens_a_point_to_algorithm_2s_widths_without_changing_its_outputs(

@@ -5,7 +5,8 @@ objective (fdi.compress.search.run_search), and each point is fine-tuned, scored
 split and written as `.keras` and as the batch-1 `.tflite` a device runs. Every input is checked
 before any training: a model or data file that cannot be used fails with its name and the
 mismatch, not after an hour. Each stage leaves its files, so a run that stops resumes where it
-was (the search from its checkpoint, the points already finished are kept).
+was (the search from its checkpoint, the points already finished are kept); a run under other
+settings sets the earlier run's points aside instead of reusing them.
 
 Data: one `.npz` (read without pickle) holding `x_train`, `y_train`, `x_test`, `y_test` and,
 optionally, `x_val`, `y_val` (else a seeded slice of the training split validates). A model with
@@ -163,6 +164,7 @@ def compress_user_model(
     result = run_search(
         network, data["train"], data["val"], settings, out_dir / "search", time_model, log, extra
     )
+    set_aside_other_runs(out_dir / "final", {"search": settings, "finetune": finetune}, log)
     rows = []
     name = point_name(out_dir)
     finished: dict[tuple[Any, ...], Path] = {}  # a structure the search took for several targets
@@ -219,6 +221,26 @@ def compress_user_model(
             )
     (out_dir / "curve.json").write_text(json.dumps(summary, indent=1) + "\n")
     return rows
+
+
+def set_aside_other_runs(final_dir: Path, settings: dict[str, Any], log: Callable[[str], None]) -> None:
+    """Finished points are reused only by a run under the same settings: the points of a run under
+    other ones (targets, iterations, rate... changed before `fdi compress` was asked again with the
+    same out-dir) move to `final-previous` (replacing an older such set), and the change is named."""
+    from fdi.compress.search import changed_settings
+
+    record, wanted = final_dir / "settings.json", json.loads(json.dumps(settings))
+    if final_dir.is_dir() and any(final_dir.glob("*.keras")):
+        before = json.loads(record.read_text()) if record.exists() else {}
+        changes = {part: changed_settings(before.get(part, {}), wanted[part]) for part in wanted}
+        if any(changes.values()):
+            previous = final_dir.with_name("final-previous")
+            shutil.rmtree(previous, ignore_errors=True)
+            final_dir.rename(previous)
+            named = "; ".join(f"{part} {change}" for part, change in changes.items() if change)
+            log(f"{final_dir}: points of a run under other settings ({named}), moved to {previous.name}")
+    final_dir.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(wanted, indent=1) + "\n")
 
 
 def export_original(model: Any, out: Path) -> None:
