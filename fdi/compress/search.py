@@ -35,6 +35,7 @@ from fdi.atomic import replacing
 from fdi.compress.compressor import Compressor
 from fdi.compress.network import Prunable, prunable
 from fdi.compress.objectives import StructureCost, parameter_fraction
+from fdi.compress.reruns import resumed
 from fdi.tasks.plateau import validation_split
 from fdi.timemodel.device_model import DeviceTimeModel
 
@@ -63,13 +64,6 @@ def settings_with_defaults(settings: dict[str, Any]) -> dict[str, Any]:
     for key in ("threshold", "critic", "compressor", "initial_keep"):
         merged[key] = {**DEFAULTS[key], **settings.get(key, {})}
     return merged
-
-
-def changed_settings(before: dict[str, Any], now: dict[str, Any]) -> str:
-    """The settings that differ between a checkpoint's search and this one, `key: old -> new`
-    (empty when they are the same)."""
-    keys = sorted(set(before) | set(now))
-    return "; ".join(f"{k}: {before.get(k)} -> {now.get(k)}" for k in keys if before.get(k) != now.get(k))
 
 
 def initial_keep(kinds: Sequence[str], keep: dict[str, float]) -> list[float]:
@@ -319,18 +313,9 @@ def run_search(
         "original_validation_accuracy": goal + float(settings["accuracy_drop"]),
         "settings": json.loads(json.dumps(settings)),  # as the checkpoint keeps them
     }
-    if checkpoint.exists():
-        state = dict(np.load(checkpoint))
-        saved = json.loads(str(state.pop(PROGRESS_KEY)))
-        changed = changed_settings(saved.get("settings", progress["settings"]), progress["settings"])
-        if changed:
-            # a killed search under settings since changed (a workflow rerun after a config edit):
-            # resuming it would finish the old search under the new one's name
-            log(f"{checkpoint}: left by a search with other settings ({changed}); starting over")
-        else:
-            progress = saved | {"settings": progress["settings"]}
-            engine.restore(state)
-            log(f"resumed from the checkpoint at iteration {progress['iteration']}")
+    progress, state = resumed(checkpoint, PROGRESS_KEY, progress, log)
+    if state is not None:
+        engine.restore(state)
     batch, total = int(settings["batch_size"]), int(settings["iterations"])
     started = time.perf_counter()
     iteration = int(progress["iteration"])

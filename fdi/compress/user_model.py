@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from fdi.compress.reruns import set_aside_other_runs
 from fdi.timemodel.device_model import DeviceTimeModel
 
 SPLITS = ("train", "val", "test")
@@ -221,26 +222,6 @@ def compress_user_model(
             )
     (out_dir / "curve.json").write_text(json.dumps(summary, indent=1) + "\n")
     return rows
-
-
-def set_aside_other_runs(final_dir: Path, settings: dict[str, Any], log: Callable[[str], None]) -> None:
-    """Finished points are reused only by a run under the same settings: the points of a run under
-    other ones (targets, iterations, rate... changed before `fdi compress` was asked again with the
-    same out-dir) move to `final-previous` (replacing an older such set), and the change is named."""
-    from fdi.compress.search import changed_settings
-
-    record, wanted = final_dir / "settings.json", json.loads(json.dumps(settings))
-    if final_dir.is_dir() and any(final_dir.glob("*.keras")):
-        before = json.loads(record.read_text()) if record.exists() else {}
-        changes = {part: changed_settings(before.get(part, {}), wanted[part]) for part in wanted}
-        if any(changes.values()):
-            previous = final_dir.with_name("final-previous")
-            shutil.rmtree(previous, ignore_errors=True)
-            final_dir.rename(previous)
-            named = "; ".join(f"{part} {change}" for part, change in changes.items() if change)
-            log(f"{final_dir}: points of a run under other settings ({named}), moved to {previous.name}")
-    final_dir.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(wanted, indent=1) + "\n")
 
 
 def export_original(model: Any, out: Path) -> None:
