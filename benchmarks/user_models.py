@@ -26,8 +26,14 @@ tolerance of the original's test accuracy) and both variants' measured time at e
 along each curve's frontier, never extrapolated). Each stage is cached: a rerun resumes, and a
 model whose settings changed is redone.
 
+`--retime N` then times the same finished points N more times (the benchmark job forced, nothing
+else redone), and with `--disturb DUTY` N more under benchmarks/disturb.py (one generator across
+the series, its spells logged): each pick's time and FastDeepIoT's against DeepIoT's per repeat,
+so a speed-up can be told from the machine's mood (pass the settings of the run that made them).
+
 Run nothing else meanwhile (the points are timed).
 Usage: python benchmarks/user_models.py --out-dir DIR --workdir CLONE [--models mobile lstm]
+       [--retime 5 --disturb 0.4]
 """
 
 from __future__ import annotations
@@ -36,14 +42,19 @@ import argparse
 import json
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fdi.cli.user import USER_FINETUNE_RATE
+
 REPO = Path(__file__).resolve().parents[1]
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 MODELS = ("mobile", "lstm")  # the two models this benchmark builds
+DISTURB = Path(__file__).resolve().with_name("disturb.py")
 
 
 def mobile_model(classes: int) -> Any:
@@ -184,6 +195,15 @@ def parse_lambdas(items: list[str]) -> dict[str, float]:
     return lambdas
 
 
+def workflow_command(args: argparse.Namespace, *extra: str) -> tuple[list[str], dict[str, str]]:
+    """The clone's snakemake on the overlay config `run_workflow` wrote, and its environment."""
+    venv = (args.workdir / ".venv" / "bin").resolve()
+    overlay = (args.out_dir / "user-models.yaml").resolve()
+    command = [str(venv / "snakemake"), "--cores", str(args.cores), "--rerun-triggers", "mtime", "params"]
+    command += [*extra, "--configfile", "config/config.yaml", str(overlay), "--", "user_models"]
+    return command, {**os.environ, "PATH": f"{venv}{os.pathsep}{os.environ['PATH']}"}
+
+
 def run_workflow(args: argparse.Namespace) -> None:
     """`snakemake user_models` in the finished clone, the models given by an overlay config. Reruns
     follow mtimes and params: a model's changed settings (iterations, targets, rate...) rerun its
@@ -205,17 +225,90 @@ def run_workflow(args: argparse.Namespace) -> None:
             "lambda": lambdas.get(name, 4.0),
             "seed": args.seed,
         }
-        | ({"finetune_learning_rate": args.finetune_rate} if args.finetune_rate else {})
+        | {"finetune_learning_rate": args.finetune_rate}
         for name in args.models
     }
     overlay = (args.out_dir / "user-models.yaml").resolve()
     overlay.write_text(yaml.safe_dump({"compress": {"models": models}}, sort_keys=False))
-    venv = (args.workdir / ".venv" / "bin").resolve()
-    command = [str(venv / "snakemake"), "--cores", str(args.cores), "--rerun-triggers", "mtime", "params"]
-    command += ["--configfile", "config/config.yaml", str(overlay), "--", "user_models"]
+    command, env = workflow_command(args)
     print(" ".join(command), flush=True)
-    env = {**os.environ, "PATH": f"{venv}{os.pathsep}{os.environ['PATH']}"}
     subprocess.run(command, cwd=args.workdir, env=env, check=True)
+
+
+def pick_times(name: str, workdir: Path) -> dict[str, float]:
+    """Each variant's pick (the table's widths) as the last benchmark job timed it, ms, and its
+    spread between passes; FastDeepIoT's time over DeepIoT's."""
+    import pandas as pd
+
+    table = pd.read_csv(workdir / f"results/tables/user-{name}.csv", index_col="row")
+    points = pd.read_csv(workdir / f"results/tables/user-{name}-points.csv")
+    times: dict[str, float] = {}
+    for variant in ("deepiot", "fastdeepiot_host"):
+        widths = table.loc["widths", variant]
+        if not isinstance(widths, str):  # no point kept the accuracy: no pick
+            continue
+        row = points[(points.variant == variant) & (points.widths == widths)].iloc[0]
+        times[f"{variant}_ms"], times[f"{variant}_spread"] = row.measured_ms_host, row.spread_host
+    if len(times) == 4:
+        times["ratio"] = times["fastdeepiot_host_ms"] / times["deepiot_ms"]
+    return times
+
+
+def overlap_seconds(spells: Path, start: float, end: float) -> float:
+    """Seconds of [start, end] (unix) inside the generator's logged spells."""
+    if not spells.exists():
+        return 0.0
+    windows = [json.loads(line) for line in spells.read_text().splitlines() if line.strip()]
+    return sum(max(0.0, min(end, w["end_unix_s"]) - max(start, w["start_unix_s"])) for w in windows)
+
+
+def retime(args: argparse.Namespace) -> None:
+    """The finished points timed `--retime` more times quiet, then as many under the generator:
+    only the benchmark job is forced (the searches, fine-tunes and exports are reused), so every
+    repeat times the same networks, and the spread of the ratio is the instrument's, not the
+    search's. Each repeat's tables are kept in `--out-dir/retime`."""
+    import pandas as pd
+
+    where = args.out_dir / "retime"
+    where.mkdir(parents=True, exist_ok=True)
+    command, env = workflow_command(args, "--forcerun", "user_benchmark")
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    rows = []
+    for condition in ("quiet", "disturbed") if args.disturb else ("quiet",):
+        spells, generator, sentinel = where / f"spells-{stamp}.jsonl", None, None
+        if condition == "disturbed":
+            sentinel = subprocess.Popen(["sleep", "infinity"])  # the generator stops when it ends
+            disturb = ["--duty", str(args.disturb), "--seed", str(args.seed + 1), "--log", str(spells)]
+            generator = subprocess.Popen(
+                [sys.executable, str(DISTURB), *disturb, "--until-pid", str(sentinel.pid)]
+            )
+        windows = []
+        for repeat in range(args.retime):
+            print(f"retime: {condition} {repeat + 1}/{args.retime}", flush=True)
+            started = time.time()
+            with (where / f"{stamp}-{condition}-{repeat}.log").open("w") as log:
+                subprocess.run(command, cwd=args.workdir, env=env, check=True, stdout=log, stderr=log)
+            windows.append((repeat, started, time.time()))
+            for name in args.models:
+                for kind in ("", "-points"):
+                    table = args.workdir / f"results/tables/user-{name}{kind}.csv"
+                    (where / f"{stamp}-{condition}-{repeat}-{name}{kind}.csv").write_bytes(table.read_bytes())
+                row = {"condition": condition, "repeat": repeat, "model": name}
+                rows.append(row | pick_times(name, args.workdir))
+        if sentinel is not None and generator is not None:
+            sentinel.kill()
+            generator.wait(timeout=120)
+        for repeat, start, end in windows:
+            for row in rows:
+                if row["condition"] == condition and row["repeat"] == repeat:
+                    row["disturbed_s"], row["wall_s"] = overlap_seconds(spells, start, end), end - start
+    frame = pd.DataFrame(rows)
+    frame.to_csv(where / f"{stamp}.csv", index=False)
+    print(f"\nretimes ({where / f'{stamp}.csv'}):\n{frame.round(4).to_string(index=False)}")
+    if "ratio" in frame:
+        summary = frame.groupby(["model", "condition"]).ratio.agg(["count", "median", "min", "max"])
+        change = (summary - [0, 1, 1, 1]).round(3)
+        print(f"\nFastDeepIoT's pick against DeepIoT's (time ratio - 1):\n{change.to_string()}")
 
 
 def report(name: str, workdir: Path) -> None:
@@ -270,15 +363,28 @@ def main() -> None:
     parser.add_argument(
         "--finetune-rate",
         type=float,
-        help="Adam's rate per point's fine-tuning (default: fdi compress's, 1e-4; at 5e-4, its default "
-        "before 2026-12-02, the image model's points tested 0.8-0.9 points lower)",
+        default=USER_FINETUNE_RATE,
+        help="Adam's rate per point's fine-tuning (default: fdi compress's, %(default)s, always written "
+        "to the overlay, so a clone whose default differs still fine-tunes at it and a rerun with the "
+        "same options reruns nothing; at 5e-4 the image model's points tested 0.8-0.9 points lower)",
     )
     parser.add_argument(
         "--validation-users", type=int, nargs="+", default=[6, 7], help="the LSTM's validation users"
     )
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--retime", type=int, default=0, metavar="N", help="then time the finished points N more times"
+    )
+    parser.add_argument(
+        "--disturb",
+        type=float,
+        metavar="DUTY",
+        help="and N more under benchmarks/disturb.py at this duty (issue 25's: 0.4)",
+    )
     args = parser.parse_args()
+    if args.disturb is not None and not (0 < args.disturb < 1 and args.retime > 0):
+        parser.error("--disturb DUTY needs --retime N and 0 < DUTY < 1")
     if args.finetune_epochs is None:
         args.finetune_epochs = args.epoch_cap
     for name in args.models:
@@ -286,6 +392,8 @@ def main() -> None:
     run_workflow(args)
     for name in args.models:
         report(name, args.workdir)
+    if args.retime:
+        retime(args)
 
 
 if __name__ == "__main__":

@@ -219,7 +219,8 @@ class KilledError(Exception):
 def test_a_checkpoint_left_under_other_settings_is_not_resumed(digits, tmp_path) -> None:
     """A search killed at iteration 12 (checkpoint at 10) resumes at 10 under the same settings;
     asked again with other iterations (a config edited before the rerun) it names what changed and
-    starts at 0, and ends where an unbroken search under the new settings ends."""
+    starts at 0, and ends where an unbroken search under the new settings ends. A finished search
+    is reused only under its own settings."""
     from fdi.compress.graph_network import GraphNetwork
     from fdi.compress.search import run_search
 
@@ -263,3 +264,12 @@ def test_a_checkpoint_left_under_other_settings_is_not_resumed(digits, tmp_path)
     _, unbroken = search(tmp_path / "unbroken", 24)
     assert result["iteration"] == unbroken["iteration"] == 24
     assert result["last_evaluated"] == unbroken["last_evaluated"]
+
+    # finished: the same settings reuse it without a step (a rerun after an interrupted fine-tune),
+    # other settings search again
+    lines, again = search(tmp_path / "unbroken", 24)
+    assert len(lines) == 1 and lines[0].endswith("on the same network and data; reused")
+    assert again == unbroken
+    lines, _ = search(tmp_path / "unbroken", 20)
+    assert "does not fit this run (iterations: 24 -> 20); searching again" in lines[0]
+    assert lines[1].startswith("iteration 4/20")

@@ -16,9 +16,8 @@ the next target, whatever the accuracy), its kept elements are extracted with th
 weights and saved: one point of the trade-off curve. The search ends when every target has its
 point or after `iterations`; then, if targets are left, the structure it ended at is the last
 point (target None). Its state is saved every `checkpoint_every` iterations, with its settings; a
-killed job resumes there, and a job under other settings starts over.
-
-(fdi.compress.search_seeds runs it once per seed and merges the curves.)
+killed job resumes there, a job under other settings starts over, and a finished search under the
+same ones is reused (fdi.compress.reruns). fdi.compress.search_seeds runs it once per seed.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from fdi.atomic import replacing
 from fdi.compress.compressor import Compressor
 from fdi.compress.network import Prunable, prunable
 from fdi.compress.objectives import StructureCost, parameter_fraction
-from fdi.compress.reruns import resumed
+from fdi.compress.reruns import finished_search, resumed
 from fdi.tasks.plateau import validation_split
 from fdi.timemodel.device_model import DeviceTimeModel
 
@@ -313,6 +312,11 @@ def run_search(
         "original_validation_accuracy": goal + float(settings["accuracy_drop"]),
         "settings": json.loads(json.dumps(settings)),  # as the checkpoint keeps them
     }
+    identity = {"original_widths": original, **(extra or {})}
+    identity["original_validation_accuracy"] = progress["original_validation_accuracy"]
+    done = finished_search(out_dir, settings, identity, log)
+    if done is not None:
+        return done
     progress, state = resumed(checkpoint, PROGRESS_KEY, progress, log)
     if state is not None:
         engine.restore(state)
