@@ -1,6 +1,7 @@
 """The config schema: every ready config is valid and complete; a bad key is named."""
 
 import copy
+from types import SimpleNamespace
 
 import jsonschema
 import pytest
@@ -131,3 +132,20 @@ def test_a_device_needs_only_its_identity_and_validation_fills_the_rest():
     config["devices"]["pixel"]["runs"] = 0
     with pytest.raises(Exception, match="runs"):
         validate(config, str(REPO / "config/config.schema.yaml"))
+
+
+def test_a_users_model_needs_only_its_files_and_gets_the_measured_budget():
+    """A `compress.models` entry of two lines runs the search budget and fine-tuning rule under
+    which both variants of the image model kept the accuracy (2,000 iterations; the plateau rule at
+    patience 4 under a cap of 40), not the quick budget that failed it."""
+    from snakemake.utils import validate
+
+    from fdi.plan import Plan
+
+    config = copy.deepcopy(DEFAULT)
+    config["compress"]["models"] = {"mine": {"model": "m.keras", "data": "d.npz"}}
+    validate(config, str(REPO / "config/config.schema.yaml"))
+    args = Plan(config, cores=lambda: 2).user_compress_args(
+        SimpleNamespace(usermodel="mine", uvariant="deepiot")
+    )
+    assert "--iterations 2000 --weight 4.0 --finetune-epochs 40 --finetune-patience 4 --seed 0" in args
