@@ -99,3 +99,82 @@ def test_keras_applications_mobilenetv2_is_read_counted_and_extracted_exactly() 
     assert network.parameter_count(kept) == sum(int(np.prod(w.shape)) for w in small.trainable_weights)
     # the compressor's input: one matrix per width, though its convs have no bias
     assert [int(m.shape[1]) for m in network.matrices()] == network.widths
+
+
+def _se_block_model():
+    """A residual block with a depthwise conv, a squeeze-excitation product and a strided
+    depthwise conv after the add: the ops no Table 2 layer model covers."""
+    import keras
+
+    layers = keras.layers
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((12, 12, 3))
+    x = layers.Conv2D(8, 3, padding="same", activation="relu", name="stem")(inputs)
+    y = layers.Conv2D(16, 1, activation="relu", name="expand")(x)
+    y = layers.DepthwiseConv2D(3, padding="same", name="dw")(y)
+    s = layers.GlobalAveragePooling2D(name="squeeze")(y)
+    s = layers.Dense(4, activation="relu", name="reduce")(s)
+    s = layers.Reshape((1, 1, 16))(layers.Dense(16, activation="sigmoid", name="gate")(s))
+    y = layers.Conv2D(8, 1, name="project")(layers.Multiply(name="excite")([y, s]))
+    x = layers.DepthwiseConv2D(3, strides=2, name="dw2")(layers.Add(name="add")([x, y]))
+    outputs = layers.Dense(5, activation="softmax", name="out")(layers.GlobalAveragePooling2D(name="pool")(x))
+    return keras.Model(inputs, outputs)
+
+
+ZOO_COLUMNS = ["in_elements", "out_elements", "weights", "in_channel", "out_channel", "in_height"]
+ZOO_COLUMNS += ["in_width", "kernel_h", "kernel_w", "stride_h", "stride_w", "macs_per_output"]
+
+
+def test_depthwise_convs_adds_and_products_are_the_ops_litert_makes_of_them() -> None:
+    """At the original widths and at pruned ones, the depthwise convs, the residual add and the
+    squeeze-excitation product are priced as the rows fdi.profile.tflite_ops reads from the
+    converter's graph of the extracted network (what the zoo's op models were fitted on and
+    `fdi predict` reads), so the time objective prices them as `fdi predict` does."""
+    import tempfile
+    from pathlib import Path
+
+    from fdi.compress.graph_network import ZOO_OPS
+    from fdi.profile.export import at_batch_one, to_tflite
+    from fdi.profile.tflite_ops import op_structure, read_graph
+
+    network = GraphNetwork(_se_block_model())
+    assert network.unpriced == []
+    for widths in (network.widths, [max(1, w // 2 - 1) for w in network.widths]):
+        mine = [op for op in network.other_ops(widths) if op["op"] in ZOO_OPS.values()]
+        small = network.extract([np.arange(w) for w in widths], name="small")
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "small.tflite"
+            path.write_bytes(to_tflite(at_batch_one(small)))
+            ops = [op_structure(op) for op in read_graph(path).main if op.kind in ZOO_OPS.values()]
+        assert sorted(op["kind"] for op in ops) == ["ADD", "DEPTHWISE_CONV_2D", "DEPTHWISE_CONV_2D", "MUL"]
+        assert sorted(tuple([op["op"]] + [op[c] for c in ZOO_COLUMNS]) for op in mine) == sorted(
+            tuple([op["kind"]] + [op[c] for c in ZOO_COLUMNS]) for op in ops
+        )
+
+
+def test_a_devices_zoo_op_models_price_the_depthwise_convs_and_name_what_they_cannot() -> None:
+    """With an op model for DEPTHWISE_CONV_2D only (a stand-in: 1 us per thousand MACs) and every
+    other part free, the structure's time is the depthwise convs' MACs by hand; the add and the
+    product, which this device has no model of, are named and left out."""
+    from fdi.timemodel.device_model import DeviceTimeModel
+
+    class Free:
+        def predict(self, frame):
+            return np.zeros(len(frame))
+
+    class PerMac:
+        def predict(self, frame):
+            return frame.macs.to_numpy() * 1e-6
+
+    network = GraphNetwork(_se_block_model())
+    device = DeviceTimeModel(
+        "stand-in", {"cnn": Free(), "fc": Free()}, {"mean": (0.0, 0.0), "softmax": (0.0, 0.0)}
+    )
+    device.zoo_models = {"DEPTHWISE_CONV_2D": PerMac()}  # overrides the cached (empty) op models
+    # dw: 12 x 12 x 16 outputs, 9 MACs each; dw2 (valid, stride 2 on 12 x 12 x 8): 5 x 5 x 8, 9 each
+    np.testing.assert_allclose(device.predict_structures(network, [network.widths]), [(2304 + 200) * 9e-6])
+    # pruned to [3, 7, 1]: dw 12 x 12 x 7 outputs, dw2 5 x 5 x 3
+    widths = [max(1, w // 2 - 1) for w in network.widths]
+    assert widths[:2] == [3, 7]
+    np.testing.assert_allclose(device.predict_structures(network, [widths]), [(1008 + 75) * 9e-6])
+    assert device.unpriced_ops(network, network.widths) == ["excite (MUL)", "add (ADD)"]

@@ -273,3 +273,25 @@ def test_a_checkpoint_left_under_other_settings_is_not_resumed(digits, tmp_path)
     lines, _ = search(tmp_path / "unbroken", 20)
     assert "does not fit this run (iterations: 24 -> 20); searching again" in lines[0]
     assert lines[1].startswith("iteration 4/20")
+
+
+def test_a_finished_search_under_another_time_model_is_searched_again(tmp_path) -> None:
+    """Same settings, same network and data, but the device's time model moved (a new campaign,
+    or parts it now prices): the original's cost under the objective differs, so the finished
+    search is not reused and the change is named; with all equal it is."""
+    from fdi.compress.reruns import finished_search
+
+    settings = {"objective": "time", "iterations": 20}
+    identity = {"original_widths": [8, 4], "original_cost": 0.0532, "original_validation_accuracy": 0.9}
+    (tmp_path / "points").mkdir()
+    (tmp_path / "points/target-0.keras").write_bytes(b"")
+    record = {"settings": settings, "points": [{"target": 0.5}], **identity}
+    (tmp_path / "search.json").write_text(json.dumps(record))
+    lines: list[str] = []
+    assert finished_search(tmp_path, settings, identity, lines.append) == record
+    moved = identity | {"original_cost": 0.0611}
+    assert finished_search(tmp_path, settings, moved, lines.append) is None
+    assert "(original_cost: 0.0532 -> 0.0611); searching again" in lines[-1]
+    (tmp_path / "points/target-0.keras").unlink()
+    assert finished_search(tmp_path, settings, identity, lines.append) is None
+    assert "(points [0] missing); searching again" in lines[-1]

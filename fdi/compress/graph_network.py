@@ -4,8 +4,12 @@ masked critic, the extraction, and its layers and ops at any widths for the obje
 
 The layer rows are the structure rows of fdi.profile.space read off the graph (a Conv1D is the
 CONV_2D over one row that LiteRT makes of it), with each layer's channel counts taken from the
-widths its input and output layouts hold; layers the layer models do not cover (a depthwise conv,
-a dense over a sequence) are listed in `unpriced`, so a cost says what it leaves out.
+widths its input and output layouts hold. Depthwise convs and element-wise adds and products,
+which no Table 2 layer model covers, are op rows in the terms of the op models fitted on the zoo
+(fdi.profile.tflite_ops.op_structure: elements read and written, weights, MACs per output), so a
+device's time model prices them as it prices them in `fdi predict`: in a MobileNetV2-style block
+they are a fifth of the time (2026-12-02). Layers neither covers (a dense over a sequence) are
+listed in `unpriced`, so a cost says what it leaves out.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ OP_KINDS |= {"Concatenate": "concatenation", "Softmax": "softmax"}
 FREE = {"Reshape", "Flatten", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise"}
 FREE |= {"GaussianDropout", "AlphaDropout", "Identity", "BatchNormalization", "ReLU"}
 FUSED_ACTIVATIONS = {"relu", "relu6", "linear"}
+# Keras layers that become a LiteRT op the zoo's op models price (fdi.timemodel.op_models), by kind.
+ZOO_OPS = {"DepthwiseConv2D": "DEPTHWISE_CONV_2D", "Add": "ADD", "Multiply": "MUL"}
 
 
 class GraphNetwork:
@@ -41,7 +47,9 @@ class GraphNetwork:
             kept = "; ".join(f"{name}: {why}" for name, why in self.graph.kept) or "none"
             raise ValueError(f"{model.name} has no width fdi may change (layers kept as they are: {kept})")
         self.widths = [self.graph.groups[i].width for i in self._positions]
-        self._order = [node.operation for node in call_order(self.model) if not node.is_input]
+        nodes = [node for node in call_order(self.model) if not node.is_input]
+        self._order = [node.operation for node in nodes]
+        self._input_shapes = {n.operation.name: [tuple(t.shape) for t in n.input_tensors] for n in nodes}
         self.unpriced = sorted(
             {op.name for op in self._order if self._row(op, self._all(self.widths)) is None}
         )
@@ -100,6 +108,8 @@ class GraphNetwork:
                 "step": shape_in[1],
             }
         activation = getattr(getattr(op, "activation", None), "__name__", "")
+        if kind in ZOO_OPS and not (kind == "DepthwiseConv2D" and self._dilated(op)):
+            return {}  # priced by the zoo's op models (other_ops)
         if kind in OP_KINDS or kind in FREE or (kind == "Activation" and activation in FUSED_ACTIVATIONS):
             return {}  # priced by the op models (other_ops), or free
         return None
@@ -108,12 +118,54 @@ class GraphNetwork:
         full = self._all(widths)
         return [row for op in self._order if (row := self._row(op, full))]
 
+    @staticmethod
+    def _dilated(op: Any) -> bool:
+        return any(d != 1 for d in np.atleast_1d(getattr(op, "dilation_rate", 1)))
+
+    def _zoo_row(self, op: Any, full: Sequence[int]) -> dict[str, Any]:
+        """A depthwise conv, add or product as fdi.profile.tflite_ops.op_structure reads the op
+        LiteRT makes of it (batch 1; an input of the output's original channels has the output's
+        width now, a broadcast one keeps its own)."""
+        (_, output), (shape_in, shape_out) = self.graph.calls[op.name], self.graph.shapes[op.name]
+        channels, original = self._width(output, full), shape_out[-1]
+        spatial_in, spatial_out = shape_in[1:-1], shape_out[1:-1]
+        row = {
+            "name": op.name,
+            "op": ZOO_OPS[type(op).__name__],
+            "in_elements": sum(
+                math.prod(shape[1:-1]) * (channels if shape[-1] == original else shape[-1])
+                for shape in self._input_shapes[op.name]
+            ),
+            "out_elements": math.prod(spatial_out) * channels,
+            "weights": 0,
+            "in_channel": channels,
+            "out_channel": channels,
+            "in_height": spatial_in[0] if len(spatial_in) == 2 else 1,  # as op_structure: 4-D or 1 x 1
+            "in_width": spatial_in[1] if len(spatial_in) == 2 else 1,
+            "kernel_h": 1,
+            "kernel_w": 1,
+            "stride_h": 1,
+            "stride_w": 1,
+            "macs_per_output": 0,
+        }
+        if row["op"] == "DEPTHWISE_CONV_2D":
+            (kernel_h, kernel_w), (stride_h, stride_w) = tuple(op.kernel_size), tuple(op.strides)
+            row["in_channel"] = self._width(self.graph.calls[op.name][0], full)
+            row |= {"kernel_h": kernel_h, "kernel_w": kernel_w, "stride_h": stride_h, "stride_w": stride_w}
+            row |= {"weights": kernel_h * kernel_w * channels, "macs_per_output": kernel_h * kernel_w}
+            row["in_elements"] = math.prod(spatial_in) * row["in_channel"]
+        return row
+
     def other_ops(self, widths: Sequence[int]) -> list[dict[str, Any]]:
         """Pooling, means, concatenations and softmax (a layer's, or a dense layer's activation),
-        each with the elements of its (first) input, as the op models were measured."""
+        each with the elements of its (first) input, as the op models were measured; depthwise
+        convs, adds and products as the zoo's op models read them (`op`: the LiteRT kind)."""
         full, ops = self._all(widths), []
         for op in self._order:
             if op.name not in self.graph.calls:
+                continue
+            if type(op).__name__ in ZOO_OPS and self._row(op, full) is not None:
+                ops.append(self._zoo_row(op, full))
                 continue
             (inputs, output), (shape_in, shape_out) = self.graph.calls[op.name], self.graph.shapes[op.name]
             kind = OP_KINDS.get(type(op).__name__)

@@ -28,8 +28,9 @@ def finished_search(
     search_dir: Path, settings: dict[str, Any], identity: dict[str, Any], log: Callable[[str], None]
 ) -> dict[str, Any] | None:
     """The record of a search that ended in `search_dir` under these settings, on the same network
-    and data (`identity`: the original's widths and validation accuracy, the model's and data's
-    names), with all its points on disk; else None. A rerun after an interrupted fine-tune, or one
+    and data (`identity`: the original's widths, validation accuracy and cost under the objective,
+    which moves with the device's time model, the model's and data's names), with all its points
+    on disk; else None. A rerun after an interrupted fine-tune, or one
     whose fine-tune settings alone changed, then goes straight to the points (the image model's
     search is 25 min of a 54 min run)."""
     record = search_dir / "search.json"

@@ -312,7 +312,7 @@ def run_search(
         "original_validation_accuracy": goal + float(settings["accuracy_drop"]),
         "settings": json.loads(json.dumps(settings)),  # as the checkpoint keeps them
     }
-    identity = {"original_widths": original, **(extra or {})}
+    identity = {"original_widths": original, "original_cost": cost.scale, **(extra or {})}
     identity["original_validation_accuracy"] = progress["original_validation_accuracy"]
     done = finished_search(out_dir, settings, identity, log)
     if done is not None:
@@ -388,6 +388,7 @@ def run_search(
         **progress,
         **(extra or {}),
         "original_widths": original,
+        "original_cost": cost.scale,  # the objective's measure of the original (ms for time)
         "targets": targets,
         "unreached_targets": [t for t in targets if t not in {p["target"] for p in progress["points"]}],
         "settings": settings,

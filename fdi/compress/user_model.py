@@ -156,8 +156,10 @@ def compress_user_model(
     log(f"{model.name}: {len(network.widths)} widths to compress {network.widths}")
     for name, why in network.graph.kept:
         log(f"  kept at its width: {name} ({why})")
-    if network.unpriced and settings.get("objective") == "time":
-        log(f"  not in the time objective (no layer model): {', '.join(network.unpriced)}")
+    if time_model is not None and settings.get("objective") == "time":
+        unpriced = network.unpriced + time_model.unpriced_ops(network, network.widths)
+        if unpriced:
+            log(f"  not in the time objective (no layer or op model): {', '.join(unpriced)}")
     out_dir = Path(out_dir)
     original_test = accuracy(model, *data["test"])
     log(f"original: test accuracy {original_test:.4f}")
@@ -165,7 +167,15 @@ def compress_user_model(
     result = run_search(
         network, data["train"], data["val"], settings, out_dir / "search", time_model, log, extra
     )
-    set_aside_other_runs(out_dir / "final", {"search": settings, "finetune": finetune}, log)
+    # Algorithm 2 widens by the time model: points widened under another one are not these
+    steering = (
+        {"original_ms": float(time_model.predict_structures(network, [network.widths])[0])}
+        if time_model
+        else {}
+    )
+    set_aside_other_runs(
+        out_dir / "final", {"search": settings, "finetune": finetune, "time_model": steering}, log
+    )
     rows = []
     name = point_name(out_dir)
     finished: dict[tuple[Any, ...], Path] = {}  # a structure the search took for several targets

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from fdi.timemodel.features import add_features
-from fdi.timemodel.op_models import term_ms
+from fdi.timemodel.op_models import kind_features, term_ms
+from fdi.timemodel.op_registry import models_of
 from fdi.timemodel.tree import TreeLinearRegressor
 
 
@@ -65,6 +67,20 @@ class DeviceTimeModel:
             raise ValueError(f"{path}: not an fdi registry entry (make it with `fdi register`)")
         return cls.from_entry(entry)
 
+    @cached_property
+    def zoo_models(self) -> dict[str, TreeLinearRegressor]:
+        """The op models fitted on the zoo, by LiteRT kind (none without a zoo campaign)."""
+        return {} if self.op_kinds is None else models_of(self.op_kinds)
+
+    def unpriced_ops(self, network: Any, widths: Sequence[int]) -> list[str]:
+        """The network's ops in LiteRT kinds this device has no op model of (left out of its time)."""
+        ops = _structure(network).other_ops(widths)
+        return [
+            f"{op['name']} ({op['op']})"
+            for op in ops
+            if op["op"].isupper() and op["op"] not in self.zoo_models
+        ]
+
     @property
     def term(self) -> dict[str, Any] | None:
         """The in-network term, or None where the device has no zoo op models (then a network is
@@ -78,6 +94,8 @@ class DeviceTimeModel:
         structure = _structure(network)
         rows: dict[str, list[dict[str, Any]]] = {}
         owners: dict[str, list[int]] = {}
+        zoo_rows: dict[str, list[dict[str, Any]]] = {}
+        zoo_owners: dict[str, list[int]] = {}
         totals = np.zeros(len(candidates))
         parts = np.zeros(len(candidates), dtype=int)
         megabytes: list[list[float]] = [[] for _ in candidates]
@@ -87,12 +105,26 @@ class DeviceTimeModel:
                 rows.setdefault(kind, []).append({k: v for k, v in layer.items() if k != "name"})
                 owners.setdefault(kind, []).append(index)
             for op in structure.other_ops(widths):
+                if op["op"] in self.zoo_models:  # a LiteRT op kind (a user graph's depthwise conv...)
+                    zoo_rows.setdefault(op["op"], []).append(op)
+                    zoo_owners.setdefault(op["op"], []).append(index)
+                    continue
+                if op["op"].isupper():  # a LiteRT kind this device has no op model of: unpriced
+                    continue
                 if op["op"] not in self.ops:
                     raise KeyError(f"no {op['op']} op model for {self.device} (its registry entry has none)")
                 per_element, per_call = self.ops[op["op"]]
                 totals[index] += per_element * op["elements"] + per_call
                 parts[index] += 1
                 megabytes[index].append(0.0)
+        for kind, kind_rows in zoo_rows.items():
+            frame = pd.DataFrame(kind_rows).drop(columns=["name", "op"])
+            predicted = self.zoo_models[kind].predict(kind_features(frame, kind))
+            owner = np.asarray(zoo_owners[kind])
+            np.add.at(totals, owner, predicted)
+            np.add.at(parts, owner, 1)
+            for index, weights in zip(owner, frame.weights.to_numpy(dtype=float), strict=True):
+                megabytes[index].append(4 * weights / 1e6)
         for kind, kind_rows in rows.items():
             if kind not in self.layers:
                 raise KeyError(f"no {kind} layer model for {self.device}")
