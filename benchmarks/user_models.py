@@ -235,13 +235,13 @@ def run_workflow(args: argparse.Namespace) -> None:
     subprocess.run(command, cwd=args.workdir, env=env, check=True)
 
 
-def pick_times(name: str, workdir: Path) -> dict[str, float]:
-    """Each variant's pick (the table's widths) as the last benchmark job timed it, ms, and its
-    spread between passes; FastDeepIoT's time over DeepIoT's."""
+def pick_times(table_csv: Path, points_csv: Path) -> dict[str, float]:
+    """Each variant's pick (the table's widths) as that benchmark job timed it, ms, and its spread
+    between passes; FastDeepIoT's time over DeepIoT's."""
     import pandas as pd
 
-    table = pd.read_csv(workdir / f"results/tables/user-{name}.csv", index_col="row")
-    points = pd.read_csv(workdir / f"results/tables/user-{name}-points.csv")
+    table = pd.read_csv(table_csv, index_col="row")
+    points = pd.read_csv(points_csv)
     times: dict[str, float] = {}
     for variant in ("deepiot", "fastdeepiot_host"):
         widths = table.loc["widths", variant]
@@ -249,7 +249,9 @@ def pick_times(name: str, workdir: Path) -> dict[str, float]:
             continue
         row = points[(points.variant == variant) & (points.widths == widths)].iloc[0]
         times[f"{variant}_ms"], times[f"{variant}_spread"] = row.measured_ms_host, row.spread_host
-    if len(times) == 4:
+    original = points[points.variant == "original"].measured_ms_host
+    times["original_ms"] = float(original.iloc[0]) if len(original) else float("nan")
+    if "deepiot_ms" in times and "fastdeepiot_host_ms" in times:
         times["ratio"] = times["fastdeepiot_host_ms"] / times["deepiot_ms"]
     return times
 
@@ -262,46 +264,58 @@ def overlap_seconds(spells: Path, start: float, end: float) -> float:
     return sum(max(0.0, min(end, w["end_unix_s"]) - max(start, w["start_unix_s"])) for w in windows)
 
 
-def retime(args: argparse.Namespace) -> None:
+def retime(args: argparse.Namespace) -> str:
     """The finished points timed `--retime` more times quiet, then as many under the generator:
     only the benchmark job is forced (the searches, fine-tunes and exports are reused), so every
     repeat times the same networks, and the spread of the ratio is the instrument's, not the
-    search's. Each repeat's tables are kept in `--out-dir/retime`."""
-    import pandas as pd
-
+    search's. Each repeat's tables and its window are kept in `--out-dir/retime` under a stamp."""
     where = args.out_dir / "retime"
     where.mkdir(parents=True, exist_ok=True)
     command, env = workflow_command(args, "--forcerun", "user_benchmark")
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    rows = []
     for condition in ("quiet", "disturbed") if args.disturb else ("quiet",):
-        spells, generator, sentinel = where / f"spells-{stamp}.jsonl", None, None
+        generator = sentinel = None
         if condition == "disturbed":
             sentinel = subprocess.Popen(["sleep", "infinity"])  # the generator stops when it ends
+            spells = where / f"spells-{stamp}.jsonl"
             disturb = ["--duty", str(args.disturb), "--seed", str(args.seed + 1), "--log", str(spells)]
             generator = subprocess.Popen(
                 [sys.executable, str(DISTURB), *disturb, "--until-pid", str(sentinel.pid)]
             )
-        windows = []
         for repeat in range(args.retime):
             print(f"retime: {condition} {repeat + 1}/{args.retime}", flush=True)
             started = time.time()
             with (where / f"{stamp}-{condition}-{repeat}.log").open("w") as log:
                 subprocess.run(command, cwd=args.workdir, env=env, check=True, stdout=log, stderr=log)
-            windows.append((repeat, started, time.time()))
+            window = {"condition": condition, "repeat": repeat, "start": started, "end": time.time()}
+            with (where / f"{stamp}-windows.jsonl").open("a") as windows:
+                windows.write(json.dumps(window) + "\n")
             for name in args.models:
                 for kind in ("", "-points"):
                     table = args.workdir / f"results/tables/user-{name}{kind}.csv"
                     (where / f"{stamp}-{condition}-{repeat}-{name}{kind}.csv").write_bytes(table.read_bytes())
-                row = {"condition": condition, "repeat": repeat, "model": name}
-                rows.append(row | pick_times(name, args.workdir))
         if sentinel is not None and generator is not None:
             sentinel.kill()
+            sentinel.wait()  # reaped: a zombie would still look alive to the generator
             generator.wait(timeout=120)
-        for repeat, start, end in windows:
-            for row in rows:
-                if row["condition"] == condition and row["repeat"] == repeat:
-                    row["disturbed_s"], row["wall_s"] = overlap_seconds(spells, start, end), end - start
+    return stamp
+
+
+def summarise(where: Path, stamp: str, models: list[str]) -> None:
+    """One row per repeat and model (each pick's ms and spread, the ratio, the seconds of the
+    repeat inside a spell) to `where/STAMP.csv`, and the ratio's range per condition."""
+    import pandas as pd
+
+    spells, rows = where / f"spells-{stamp}.jsonl", []
+    for line in (where / f"{stamp}-windows.jsonl").read_text().splitlines():
+        window = json.loads(line)
+        condition, repeat = window["condition"], window["repeat"]
+        for name in models:
+            prefix = where / f"{stamp}-{condition}-{repeat}-{name}"
+            row = {"condition": condition, "repeat": repeat, "model": name}
+            row["disturbed_s"] = overlap_seconds(spells, window["start"], window["end"])
+            row["wall_s"] = window["end"] - window["start"]
+            rows.append(row | pick_times(Path(f"{prefix}.csv"), Path(f"{prefix}-points.csv")))
     frame = pd.DataFrame(rows)
     frame.to_csv(where / f"{stamp}.csv", index=False)
     print(f"\nretimes ({where / f'{stamp}.csv'}):\n{frame.round(4).to_string(index=False)}")
@@ -382,7 +396,15 @@ def main() -> None:
         metavar="DUTY",
         help="and N more under benchmarks/disturb.py at this duty (issue 25's: 0.4)",
     )
+    parser.add_argument(
+        "--summarise",
+        metavar="STAMP",
+        help="only print (and write) the table of an earlier --retime's repeats kept under STAMP",
+    )
     args = parser.parse_args()
+    if args.summarise:
+        summarise(args.out_dir / "retime", args.summarise, args.models)
+        return
     if args.disturb is not None and not (0 < args.disturb < 1 and args.retime > 0):
         parser.error("--disturb DUTY needs --retime N and 0 < DUTY < 1")
     if args.finetune_epochs is None:
@@ -393,7 +415,7 @@ def main() -> None:
     for name in args.models:
         report(name, args.workdir)
     if args.retime:
-        retime(args)
+        summarise(args.out_dir / "retime", retime(args), args.models)
 
 
 if __name__ == "__main__":
