@@ -293,9 +293,14 @@ def retime(args: argparse.Namespace) -> str:
             with (where / f"{stamp}-windows.jsonl").open("a") as windows:
                 windows.write(json.dumps(window) + "\n")
             for name in args.models:
+                prefix = f"{stamp}-{condition}-{repeat}-{name}"
                 for kind in ("", "-points"):
                     table = args.workdir / f"results/tables/user-{name}{kind}.csv"
-                    (where / f"{stamp}-{condition}-{repeat}-{name}{kind}.csv").write_bytes(table.read_bytes())
+                    (where / f"{prefix}{kind}.csv").write_bytes(table.read_bytes())
+                timings = (
+                    args.workdir / f"results/timings/host/user-{name}.parquet"
+                )  # every pass, for the why
+                (where / f"{prefix}.parquet").write_bytes(timings.read_bytes())
         if sentinel is not None and generator is not None:
             sentinel.kill()
             sentinel.wait()  # reaped: a zombie would still look alive to the generator
