@@ -292,6 +292,8 @@ def test_a_finished_search_under_another_time_model_is_searched_again(tmp_path) 
     moved = identity | {"original_cost": 0.0611}
     assert finished_search(tmp_path, settings, moved, lines.append) is None
     assert "(original_cost: 0.0532 -> 0.0611); searching again" in lines[-1]
+    assert finished_search(tmp_path, settings | {"iterations": 24}, moved, lines.append) is None
+    assert "(iterations: 20 -> 24; original_cost: 0.0532 -> 0.0611); searching again" in lines[-1]
     (tmp_path / "points/target-0.keras").unlink()
     assert finished_search(tmp_path, settings, identity, lines.append) is None
     assert "(points [0] missing); searching again" in lines[-1]

@@ -37,8 +37,10 @@ def finished_search(
     if not record.exists():
         return None
     result = json.loads(record.read_text())
-    changes = changed_settings(result.get("settings", {}), json.loads(json.dumps(settings)))
-    changes += changed_settings({key: result.get(key) for key in identity}, json.loads(json.dumps(identity)))
+    before = {key: result.get(key) for key in identity}
+    parts = [changed_settings(result.get("settings", {}), json.loads(json.dumps(settings)))]
+    parts.append(changed_settings(before, json.loads(json.dumps(identity))))
+    changes = "; ".join(part for part in parts if part)
     missing = [
         i
         for i in range(len(result.get("points", [])))
