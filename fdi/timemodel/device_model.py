@@ -70,7 +70,7 @@ class DeviceTimeModel:
     @cached_property
     def zoo_models(self) -> dict[str, TreeLinearRegressor]:
         """The op models fitted on the zoo, by LiteRT kind (none without a zoo campaign)."""
-        return {} if self.op_kinds is None else models_of(self.op_kinds)
+        return models_of(self.op_kinds) if (self.op_kinds or {}).get("kinds") else {}
 
     def unpriced_ops(self, network: Any, widths: Sequence[int]) -> list[str]:
         """The network's ops in LiteRT kinds this device has no op model of (left out of its time)."""
