@@ -108,7 +108,7 @@ class GraphNetwork:
                 "step": shape_in[1],
             }
         activation = getattr(getattr(op, "activation", None), "__name__", "")
-        if kind in ZOO_OPS and not (kind == "DepthwiseConv2D" and self._dilated(op)):
+        if self._zoo_priced(op):
             return {}  # priced by the zoo's op models (other_ops)
         if kind in OP_KINDS or kind in FREE or (kind == "Activation" and activation in FUSED_ACTIVATIONS):
             return {}  # priced by the op models (other_ops), or free
@@ -119,14 +119,16 @@ class GraphNetwork:
         return [row for op in self._order if (row := self._row(op, full))]
 
     @staticmethod
-    def _dilated(op: Any) -> bool:
-        return any(d != 1 for d in np.atleast_1d(getattr(op, "dilation_rate", 1)))
+    def _zoo_priced(op: Any) -> bool:
+        """A layer the zoo's op models price: a depthwise conv (not dilated), an add, a product."""
+        dilated = any(d != 1 for d in np.atleast_1d(getattr(op, "dilation_rate", 1)))
+        return type(op).__name__ in ZOO_OPS and not dilated
 
     def _zoo_row(self, op: Any, full: Sequence[int]) -> dict[str, Any]:
         """A depthwise conv, add or product as fdi.profile.tflite_ops.op_structure reads the op
         LiteRT makes of it (batch 1; an input of the output's original channels has the output's
         width now, a broadcast one keeps its own)."""
-        (_, output), (shape_in, shape_out) = self.graph.calls[op.name], self.graph.shapes[op.name]
+        (inputs, output), (shape_in, shape_out) = self.graph.calls[op.name], self.graph.shapes[op.name]
         channels, original = self._width(output, full), shape_out[-1]
         spatial_in, spatial_out = shape_in[1:-1], shape_out[1:-1]
         row = {
@@ -150,7 +152,7 @@ class GraphNetwork:
         }
         if row["op"] == "DEPTHWISE_CONV_2D":
             (kernel_h, kernel_w), (stride_h, stride_w) = tuple(op.kernel_size), tuple(op.strides)
-            row["in_channel"] = self._width(self.graph.calls[op.name][0], full)
+            row["in_channel"] = self._width(inputs, full)
             row |= {"kernel_h": kernel_h, "kernel_w": kernel_w, "stride_h": stride_h, "stride_w": stride_w}
             row |= {"weights": kernel_h * kernel_w * channels, "macs_per_output": kernel_h * kernel_w}
             row["in_elements"] = math.prod(spatial_in) * row["in_channel"]
@@ -164,7 +166,7 @@ class GraphNetwork:
         for op in self._order:
             if op.name not in self.graph.calls:
                 continue
-            if type(op).__name__ in ZOO_OPS and self._row(op, full) is not None:
+            if self._zoo_priced(op):
                 ops.append(self._zoo_row(op, full))
                 continue
             (inputs, output), (shape_in, shape_out) = self.graph.calls[op.name], self.graph.shapes[op.name]

@@ -30,9 +30,9 @@ def finished_search(
     """The record of a search that ended in `search_dir` under these settings, on the same network
     and data (`identity`: the original's widths, validation accuracy and cost under the objective,
     which moves with the device's time model, the model's and data's names), with all its points
-    on disk; else None. A rerun after an interrupted fine-tune, or one
-    whose fine-tune settings alone changed, then goes straight to the points (the image model's
-    search is 25 min of a 54 min run)."""
+    on disk; else None. A rerun after an interrupted fine-tune, or one whose fine-tune settings
+    alone changed, then goes straight to the points (the image model's search with its fine-tunes
+    took 54 min; a search alone 3-5 min, each point's fine-tune ~4)."""
     record = search_dir / "search.json"
     if not record.exists():
         return None
