@@ -228,6 +228,7 @@ def run_workflow(args: argparse.Namespace) -> None:
             "seed": args.seed,
         }
         | {"finetune_learning_rate": args.finetune_rate}
+        | ({"search_seeds": args.search_seeds} if args.search_seeds else {})
         for name in args.models
     }
     overlay = (args.out_dir / "user-models.yaml").resolve()
@@ -401,6 +402,13 @@ def main() -> None:
     )
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--search-seeds",
+        type=int,
+        nargs="+",
+        metavar="S",
+        help="search every variant under each seed, its curve the union (default: --seed alone)",
+    )
     parser.add_argument(
         "--retime", type=int, default=0, metavar="N", help="then time the finished points N more times"
     )

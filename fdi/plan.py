@@ -362,6 +362,8 @@ class Plan:
         words += ["--iterations", str(settings["iterations"]), "--weight", str(settings["lambda"])]
         words += ["--finetune-epochs", str(settings["finetune_epochs"])]
         words += ["--finetune-patience", str(settings["finetune_patience"]), "--seed", str(settings["seed"])]
+        if "search_seeds" in settings:
+            words += ["--search-seeds", *map(str, settings["search_seeds"])]
         if "finetune_learning_rate" in settings:  # else fdi compress's own default
             words += ["--finetune-rate", str(settings["finetune_learning_rate"])]
         if device:

@@ -226,6 +226,8 @@ def test_a_users_model_runs_each_variant_with_its_own_device_only():
     ) and "--objective time" in plan.user_compress_args(steered)
     plan.user_models["mine"]["finetune_learning_rate"] = 1e-4  # only when given
     assert "--finetune-patience 2 --seed 1 --finetune-rate 0.0001" in plan.user_compress_args(steered)
+    plan.user_models["mine"]["search_seeds"] = [1, 4]  # only when given
+    assert "--seed 1 --search-seeds 1 4 --finetune-rate" in plan.user_compress_args(steered)
     assert plan.user_timing_files(steered) == ["results/timings/pixel/user-mine.parquet"]
     # targets by measure: the time-steered run its time list, DeepIoT the fallback for params
     plan.user_models["mine"]["targets"] = {"time": [0.8, 0.6]}

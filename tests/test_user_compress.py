@@ -130,7 +130,7 @@ def test_a_users_residual_depthwise_model_is_compressed_from_its_file(digits, tm
     main(argv[:-2])  # asked again at the default rate: the 1e-3 points are set aside, not reused
     log = capsys.readouterr().out
     assert "finetune learning_rate: 0.001 -> 0.0001), moved to final-previous" in log
-    assert "point 0: fine-tuning" in log and (out / "final-previous" / "out-target-0.keras").exists()
+    assert "out-target-0: fine-tuning" in log and (out / "final-previous" / "out-target-0.keras").exists()
     assert json.loads((out / "curve.json").read_text())["finetune"]["learning_rate"] == 0.0001
 
 
@@ -207,9 +207,71 @@ def test_a_structure_taken_for_two_targets_is_fine_tuned_once(digits, tmp_path, 
         root / "model.keras", root / "digits.npz", tmp_path / "out", settings, {}, log=lines.append
     )
     assert len(tuned) == 2 and tuned[0] > tuned[1]  # points 0 and 2, not point 1
-    assert "point 1: the structure of out-target-0 (taken for two targets), its fine-tune reused" in lines
+    assert (
+        "out-target-1: the structure of out-target-0 (taken for two targets), its fine-tune reused" in lines
+    )
     assert [row["widths"] for row in rows] == [[8, 16, 12], [8, 16, 12], [6, 10, 8]]
     assert rows[1]["test_accuracy"] == rows[0]["test_accuracy"] and Path(rows[1]["keras"]).exists()
+
+
+def test_each_search_seed_adds_its_points_and_a_seed_added_later_keeps_the_finished_ones(
+    digits, tmp_path, monkeypatch
+) -> None:
+    """Under seeds [0, 3] the curve is both searches' points: seed 0's search in `search/` with
+    its points named as a one-seed run names them, seed 3's in `search-seed-3/`, each search
+    started from the file's weights (a search trains its network in place). A one-seed run
+    extended by a seed fine-tunes only the new seed's points; back to one seed, nothing is
+    fine-tuned and the curve holds that seed's points alone."""
+    import fdi.compress.finish as finish
+    import fdi.compress.search as search
+    from fdi.compress.user_model import compress_user_model
+
+    root, _ = digits
+    first_kernel = load_user_model(root / "model.keras").get_layer("stem").get_weights()[0]
+    searched = []
+
+    def planted_search(network, train, val, settings, out_dir, time_model, log, extra):
+        kernel = network.model.get_layer("stem").get_weights()[0]
+        searched.append((settings["seed"], out_dir.name, bool(np.array_equal(kernel, first_kernel))))
+        network.model.get_layer("stem").set_weights(
+            [w * 0 for w in network.model.get_layer("stem").get_weights()]
+        )
+        (out_dir / "points").mkdir(parents=True, exist_ok=True)
+        keep = 8 - settings["seed"]  # each seed its own structure
+        kept = [list(range(keep)), list(range(16)), list(range(12))]
+        network.extract(kept, name="point").save(out_dir / "points" / "target-0.keras")
+        point = {"iteration": 100, "widths": [keep, 16, 12], "parameter_fraction": 0.5}
+        return {"points": [point | {"measure": "params", "fraction": 0.5}]}
+
+    tuned: list[int] = []
+    monkeypatch.setattr(search, "run_search", planted_search)
+    monkeypatch.setattr(finish, "fine_tune_on", lambda model, *rest: tuned.append(model.count_params()))
+
+    def run(seeds: list[int] | None) -> tuple[list[dict], list[str]]:
+        lines: list[str] = []
+        settings = {"objective": "none", "targets": [0.5], "seed": 0}
+        settings |= {"search_seeds": seeds} if seeds else {}
+        out = tmp_path / "out"
+        return compress_user_model(
+            root / "model.keras", root / "digits.npz", out, settings, {}, log=lines.append
+        ), lines
+
+    rows, _ = run(None)
+    assert searched == [(0, "search", True)] and len(tuned) == 1
+    rows, lines = run([0, 3])
+    assert searched[1:] == [(0, "search", True), (3, "search-seed-3", True)]
+    assert len(tuned) == 2  # seed 3's point only: seed 0's finished one is kept
+    assert "search seed 3 (2/2)" in lines and "out-seed-3-target-0: fine-tuning [5, 16, 12]" in lines
+    assert [(r["point"], r["search_seed"], r["widths"][0], Path(r["keras"]).name) for r in rows] == [
+        (0, 0, 8, "out-target-0.keras"),
+        (1, 3, 5, "out-seed-3-target-0.keras"),
+    ]
+    curve = json.loads((tmp_path / "out" / "curve.json").read_text())
+    assert curve["search_seeds"] == [0, 3] and [p["search_seed"] for p in curve["points"]] == [0, 3]
+    rows, lines = run([0])
+    assert len(tuned) == 2 and [r["search_seed"] for r in rows] == [0]
+    with pytest.raises(ValueError, match=r"search seeds must differ, got \[1, 1\]"):
+        run([1, 1])
 
 
 class KilledError(Exception):

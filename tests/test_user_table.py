@@ -102,6 +102,24 @@ def test_the_cli_writes_the_table_with_times_at_equal_accuracy(runs, tmp_path, c
     assert "-31.8%" in capsys.readouterr().out
 
 
+def test_a_curve_of_several_search_seeds_says_what_each_seed_alone_would_pick(runs, tmp_path) -> None:
+    """FastDeepIoT searched under seeds 0 and 1: its pick comes from the union of both curves (seed
+    1's point reaches the bar at 0.3), and the notes give each seed's own pick."""
+    from fdi.compress.table import measured, seed_picks
+
+    paths, timings = runs
+    fast = json.loads(paths[1].read_text())
+    for point, seed in zip(fast["points"], [0, 1], strict=True):
+        point["search_seed"] = seed
+    fast["points"][1]["test_accuracy"] = 0.893
+    paths[1].write_text(json.dumps(fast))
+    curve = user_curve(load_curves(paths), measured({"host": timings}, SETTINGS))
+    assert picks(curve, ["host"], bar=0.89).loc["widths", "fastdeepiot_host"] == "[16, 16]"
+    notes = seed_picks(curve, 0.89, ["host"])
+    assert notes[1] == "- seed 0: fastdeepiot_host 90.20%, 4.000 ms on host."
+    assert notes[2] == "- seed 1: fastdeepiot_host 89.30%, 2.000 ms on host."
+
+
 def test_curves_of_different_originals_are_refused(runs) -> None:
     paths, _ = runs
     other = json.loads(paths[1].read_text()) | {"original_test_accuracy": 0.8}

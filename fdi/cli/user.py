@@ -83,6 +83,8 @@ def cmd_compress(args: argparse.Namespace) -> None:
         "threshold": {"final": 0.825, "steps": 33, "every": max(1, args.iterations // 40)},
         "eval_every": max(1, args.iterations // 40),
     }
+    if args.search_seeds:
+        settings["search_seeds"] = args.search_seeds
     finetune: dict[str, Any] = {"epochs": args.finetune_epochs, "seed": args.seed}
     if args.finetune_rate <= 0:
         raise SystemExit(f"fdi compress: --finetune-rate must be > 0, not {args.finetune_rate}")
@@ -207,7 +209,18 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
         "one epoch knocked a converged model off its optimum, and the same points tested 0.8-0.9 "
         "points lower; docs/results/2026-12-02-finetune-rate.md)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="the search's, the fine-tunes' and the validation split's"
+    )
+    p.add_argument(
+        "--search-seeds",
+        type=int,
+        nargs="+",
+        metavar="S",
+        help="search once per seed and keep every search's points (one curve, the union): a search's "
+        "luck at the accuracy bar moves a pick as much as its objective does (default: --seed alone; "
+        "--seed's search is kept in OUT/search, the others' in OUT/search-seed-S)",
+    )
     p.add_argument(
         "--tie",
         action="append",

@@ -60,6 +60,8 @@ def user_curve(curves: Mapping[str, Mapping[str, Any]], times: pd.DataFrame) -> 
                     "test_accuracy": float(point["test_accuracy"]),
                     "parameter_fraction": float(point["parameter_fraction"]),
                     "searched_fraction": float(point["fraction"]),
+                    # which search found it (fdi compress --search-seeds; a one-seed curve's: NaN)
+                    "search_seed": point.get("search_seed"),
                 }
             )
     frame = pd.DataFrame(rows)
@@ -129,7 +131,7 @@ def write_user_table(
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(out_table)
     curve.to_csv(out_curve, index=False)
-    notes = [why, *equal_accuracy.summary(curve, devices, drops)]
+    notes = [why, *table.seed_picks(curve, bar, devices), *equal_accuracy.summary(curve, devices, drops)]
     title = f"{name}: each variant's most compressed point at the original's accuracy, measured"
     Path(out_markdown).write_text(table.markdown(frame, title, notes))
     table.figure(curve, name, devices, Path(out_figure), equal_accuracy.levels(original, drops))
