@@ -374,7 +374,7 @@ class Plan:
         return min(self.cores(), int(self.user_models[wildcards.usermodel].get("threads", self.cores())))
 
     def user_files(self, model: str, name: str) -> list[str]:
-        """One file or folder (`curve.json`, `final`) of every variant's run of a user model."""
+        """One file (`curve.json`, `graphs.txt`) of every variant's run of a user model."""
         return [f"results/user/{model}/{variant}/{name}" for variant in self.user_variants(model)]
 
     def user_timing_files(self, wildcards: Any) -> list[str]:

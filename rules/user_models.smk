@@ -33,13 +33,17 @@ rule user_original:
 
 
 rule user_compress:
-    """One variant's search, each point fine-tuned under the original's plateau rule and
-    exported (resumable: `fdi compress` keeps its checkpoint and finished points)."""
+    """One variant's searches, each point fine-tuned under the original's plateau rule and
+    exported; the graphs to time are listed in `graphs.txt`. Its searches (`search*/`) and
+    points (`final/`) are fdi compress's own cache, not declared outputs: Snakemake empties an
+    output directory before a rerun, and a rerun after a params change (a seed added, the rate
+    changed) would lose every finished fine-tune, which fdi compress keeps or sets aside by the
+    settings they were made under (fdi.compress.reruns)."""
     input:
         unpack(PLAN.user_inputs),
     output:
         curve="results/user/{usermodel}/{uvariant}/curve.json",
-        final=directory("results/user/{usermodel}/{uvariant}/final"),
+        graphs="results/user/{usermodel}/{uvariant}/graphs.txt",
     log:
         "results/logs/user/{usermodel}/{uvariant}.log",
     conda:
@@ -60,7 +64,7 @@ rule user_benchmark:
     """The original and every variant's points of one model, timed side by side on the device."""
     input:
         original="results/user/{usermodel}/original.tflite",
-        graphs=lambda wildcards: PLAN.user_files(wildcards.usermodel, "final"),
+        graphs=lambda wildcards: PLAN.user_files(wildcards.usermodel, "graphs.txt"),
         reference="results/graphs/reference.tflite",
         cache_probe="results/graphs/cache_probe.tflite",
     output:
@@ -79,7 +83,7 @@ rule user_benchmark:
         settings=PLAN.localmin_device_settings,
     shell:
         "fdi benchmark --device {wildcards.device} --settings {params.settings:q}"
-        " --graphs {input.original:q} {input.graphs:q} --reference {input.reference:q}"
+        " --graphs {input.original:q} --graph-list {input.graphs:q} --reference {input.reference:q}"
         " --cache-probe {input.cache_probe:q}"
         " --out {output:q} > {log:q} 2>&1"
 

@@ -233,9 +233,9 @@ def test_a_users_model_runs_each_variant_with_its_own_device_only():
     plan.user_models["mine"]["targets"] = {"time": [0.8, 0.6]}
     assert "--targets 0.8 0.6 --" in plan.user_compress_args(steered)
     assert "--targets 0.5 0.4 0.3 --" in plan.user_compress_args(W(usermodel="mine", uvariant="deepiot"))
-    assert plan.user_files("mine", "final") == [
-        "results/user/mine/deepiot/final",
-        "results/user/mine/fastdeepiot_pixel/final",
+    assert plan.user_files("mine", "graphs.txt") == [
+        "results/user/mine/deepiot/graphs.txt",
+        "results/user/mine/fastdeepiot_pixel/graphs.txt",
     ]
     config["compress"]["models"]["mine"]["devices"] = ["pixel", "jetson"]
     with pytest.raises(ValueError, match=r"compress\.models\.mine\.devices names jetson, not in devices"):

@@ -268,8 +268,11 @@ def test_each_search_seed_adds_its_points_and_a_seed_added_later_keeps_the_finis
     ]
     curve = json.loads((tmp_path / "out" / "curve.json").read_text())
     assert curve["search_seeds"] == [0, 3] and [p["search_seed"] for p in curve["points"]] == [0, 3]
+    listed = (tmp_path / "out" / "graphs.txt").read_text().splitlines()  # what the benchmark job times
+    assert [Path(line).name for line in listed] == ["out-target-0.tflite", "out-seed-3-target-0.tflite"]
     rows, lines = run([0])
     assert len(tuned) == 2 and [r["search_seed"] for r in rows] == [0]
+    assert len((tmp_path / "out" / "graphs.txt").read_text().splitlines()) == 1  # seed 3's not timed
     with pytest.raises(ValueError, match=r"search seeds must differ, got \[1, 1\]"):
         run([1, 1])
 

@@ -196,6 +196,10 @@ def test_a_users_model_from_the_config_plans_its_runs_benchmark_and_table(tiny_r
         and "--expand --device host" in runs["fastdeepiot_host"]
     )
     assert f"fdi compress '{model}'" in runs["deepiot"]
+    # the points are listed, not declared: a rerun after a params change keeps the fine-tunes
+    (timing,) = [text for name, text in jobs if name == "user_benchmark"]
+    lists = [f"results/user/mine/{v}/graphs.txt" for v in ["deepiot", "deepiot_flops", "fastdeepiot_host"]]
+    assert "--graph-list " + " ".join(lists) in timing and "/final" not in timing
 
 
 def test_a_baseline_job_gets_its_layer_types_x(tiny_run):

@@ -73,8 +73,8 @@ def cmd_benchmark(args: argparse.Namespace) -> None:
     graphs: list[Path] = []
     for path in args.graphs:
         graphs.extend(sorted(path.glob("*.tflite")) if path.is_dir() else [path])
-    if args.graph_list:
-        graphs.extend(Path(line) for line in args.graph_list.read_text().split() if line)
+    for listed in args.graph_list:
+        graphs.extend(Path(line.strip()) for line in listed.read_text().splitlines() if line.strip())
     if not graphs:
         raise SystemExit("no graphs to benchmark: give --graphs DIR|FILE... or --graph-list FILE")
     timings = run_benchmark(args.device, args.settings, graphs, args.out, args.reference, args.cache_probe)
@@ -149,7 +149,13 @@ def add_commands(add: Callable[[str, Any, str], argparse.ArgumentParser]) -> Non
     p.add_argument("--device", required=True, help="the device's name in the config")
     p.add_argument("--settings", type=json_arg, required=True, help="this device's settings (JSON)")
     p.add_argument("--graphs", type=Path, nargs="+", default=[], help="directories of graphs, or graph files")
-    p.add_argument("--graph-list", type=Path, help="a file naming one graph per line (added to --graphs)")
+    p.add_argument(
+        "--graph-list",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="files naming one graph per line (added to --graphs, in order)",
+    )
     p.add_argument("--reference", type=Path, help="the reference graph timed every reference_every passes")
     p.add_argument(
         "--cache-probe",

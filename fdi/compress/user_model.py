@@ -141,7 +141,8 @@ def compress_user_model(
     measure: tuple[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Search (under each of `settings["search_seeds"]`, else the one `seed`), fine-tune and
-    export; returns (and writes to `out_dir/curve.json`) one row per point of every search: its
+    export; returns (and writes to `out_dir/curve.json`, its graphs listed in `graphs.txt` for the
+    benchmark job) one row per point of every search: its
     search seed and target, widths, parameter fraction, the objective's fraction, validation and test accuracy
     and its files; with `measure` (device, its instrument settings), the measured ms of the
     original and of every point."""
@@ -256,6 +257,7 @@ def compress_user_model(
                 f"{Path(row['tflite']).stem}: {row['measured_time_ms']:.3f} ms on {measure[0]} "
                 f"({row['measured_time_ms'] / summary['original_ms']:.1%} of the original's)"
             )
+    (out_dir / "graphs.txt").write_text("".join(f"{row['tflite']}\n" for row in rows))
     (out_dir / "curve.json").write_text(json.dumps(summary, indent=1) + "\n")
     return rows
 
