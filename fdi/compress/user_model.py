@@ -141,14 +141,14 @@ def compress_user_model(
     measure: tuple[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Search (under each of `settings["search_seeds"]`, else the one `seed`), fine-tune and
-    export; returns (and writes to `out_dir/curve.json`, its graphs listed in `graphs.txt` for the
-    benchmark job) one row per point of every search: its
-    search seed and target, widths, parameter fraction, the objective's fraction, validation and test accuracy
-    and its files; with `measure` (device, its instrument settings), the measured ms of the
-    original and of every point."""
+    export; returns (and writes to `out_dir/curve.json`, the graphs listed in `graphs.txt` for the
+    benchmark job) one row per point of every search: its search seed and target, widths,
+    parameter fraction, the objective's fraction, validation and test accuracy and its files;
+    with `measure` (device, its instrument settings), the measured ms of the original and of
+    every point."""
     from fdi.compress.finish import fine_tune_on
     from fdi.compress.graph_network import GraphNetwork
-    from fdi.compress.search import accuracy, run_search
+    from fdi.compress.search import accuracy
     from fdi.profile.export import at_batch_one, to_tflite
 
     model = load_user_model(model_path)
@@ -174,22 +174,7 @@ def compress_user_model(
         else {}
     )
     seeds, search = search_seeds(settings)
-    searches = []
-    for number, seed in enumerate(seeds, 1):
-        if len(seeds) > 1:
-            log(f"search seed {seed} ({number}/{len(seeds)})")
-        # the search trains the network it is given: every seed starts from the file's original
-        searched = network if number == 1 else GraphNetwork(load_user_model(model_path), ties)
-        seed_settings = {**search, "seed": seed}
-        folder = out_dir / search_folder(seed, search)
-        searches.append(
-            (
-                seed,
-                run_search(
-                    searched, data["train"], data["val"], seed_settings, folder, time_model, log, extra
-                ),
-            )
-        )
+    searches = run_searches(network, model_path, ties, data, seeds, search, out_dir, time_model, log, extra)
     # a point's fine-tune depends on its own seed's search (which run_search reuses only under the
     # same settings) and on these: a seed added to the list keeps the points already finished
     set_aside_other_runs(
@@ -273,6 +258,37 @@ def search_seeds(settings: dict[str, Any]) -> tuple[list[int], dict[str, Any]]:
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"search seeds must differ, got {seeds}")
     return seeds, search
+
+
+def run_searches(
+    network: Any,
+    model_path: Path,
+    ties: Sequence[Sequence[str]],
+    data: dict[str, tuple],
+    seeds: list[int],
+    search: dict[str, Any],
+    out_dir: Path,
+    time_model: DeviceTimeModel | None,
+    log: Callable[[str], None],
+    extra: dict[str, Any],
+) -> list[tuple[int, dict[str, Any]]]:
+    """(seed, its search's record) per seed (fdi.compress.search.run_search, each resumable and
+    reused under the same settings), each in its `search_folder`. A search trains the network it
+    is given, so every seed after the first starts from the file's original again."""
+    from fdi.compress.graph_network import GraphNetwork
+    from fdi.compress.search import run_search
+
+    searches = []
+    for number, seed in enumerate(seeds, 1):
+        if len(seeds) > 1:
+            log(f"search seed {seed} ({number}/{len(seeds)})")
+        searched = network if number == 1 else GraphNetwork(load_user_model(model_path), ties)
+        folder = Path(out_dir) / search_folder(seed, search)
+        settings = {**search, "seed": seed}
+        searches.append(
+            (seed, run_search(searched, data["train"], data["val"], settings, folder, time_model, log, extra))
+        )
+    return searches
 
 
 def search_folder(seed: int, search: dict[str, Any]) -> str:
