@@ -298,10 +298,11 @@ def retime(args: argparse.Namespace) -> str:
                 for kind in ("", "-points"):
                     table = args.workdir / f"results/tables/user-{name}{kind}.csv"
                     (where / f"{prefix}{kind}.csv").write_bytes(table.read_bytes())
-                timings = (
-                    args.workdir / f"results/timings/host/user-{name}.parquet"
-                )  # every pass, for the why
+                # every pass and what the job said it went through, for the why
+                timings = args.workdir / f"results/timings/host/user-{name}.parquet"
                 (where / f"{prefix}.parquet").write_bytes(timings.read_bytes())
+                job_log = args.workdir / f"results/logs/benchmark/host/user-{name}.log"
+                (where / f"{prefix}-benchmark.log").write_bytes(job_log.read_bytes())
         if sentinel is not None and generator is not None:
             sentinel.kill()
             sentinel.wait()  # reaped: a zombie would still look alive to the generator
