@@ -458,6 +458,9 @@ def test_the_selection_picks_the_most_compressed_point_that_keeps_the_accuracy()
     assert select(curve, 0.90).point == 0 and select(curve, 0.90).kept_accuracy
     fallback = select(curve, 0.94)
     assert fallback.point == 0 and not fallback.kept_accuracy  # none keeps it: the most accurate
+    # exactly at the bar keeps it, though 0.5006 - 0.01 > 4906 / 10000 in floats
+    at_bar = curve.assign(test_accuracy=[0.5006, 4906 / 10000, 0.40, 0.30])
+    assert 4906 / 10000 < 0.5006 - 0.01 and select(at_bar, 0.5006 - 0.01).point == 1
 
     # A curve merged from two searches: ordered by the searched measure, not by point number.
     merged = curve.assign(search_seed=[0, 0, 1, 1], searched_fraction=[0.7, 0.4, 0.6, 0.5])
