@@ -229,6 +229,7 @@ def run_workflow(args: argparse.Namespace) -> None:
         }
         | {"finetune_learning_rate": args.finetune_rate}
         | ({"search_seeds": args.search_seeds} if args.search_seeds else {})
+        | ({"threads": args.threads} if args.threads else {})
         for name in args.models
     }
     overlay = (args.out_dir / "user-models.yaml").resolve()
@@ -402,6 +403,12 @@ def main() -> None:
         "--validation-users", type=int, nargs="+", default=[6, 7], help="the LSTM's validation users"
     )
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="threads per compression job (default: --cores); at 1 with --cores 2 a model's two "
+        "variants search and fine-tune side by side",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--search-seeds",
