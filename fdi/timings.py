@@ -249,7 +249,10 @@ def campaign_summary(timings: pd.DataFrame, settings: dict[str, Any] | None = No
         co_run = sorted(graph_id for graph_id, index in kept.items() if not components.clean[index].all())
         resting_on_cache_slow = [graph_id for graph_id, index in kept.items() if cache_slow[index].any()]
         resting_on_reference_slow = [g for g, index in kept.items() if reference_slow[index].any()]
-        waited = components["waited_s"].fillna(0) if "waited_s" in components else pd.Series(0.0)
+        waited = sum(  # before a pass (Gate) and inside it (RunGate, on rejected blocks)
+            components[column].fillna(0) if column in components else pd.Series(0.0, index=components.index)
+            for column in ("waited_s", "run_gate_wait_s")
+        )
         ratio = references / references.min() if len(references) else np.array([np.nan])
         per_graph = components.groupby("id").size()
         rows.append(

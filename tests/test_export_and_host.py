@@ -228,3 +228,19 @@ def test_others_running_reads_the_run_queue_less_this_jobs_threads(tmp_path, mon
     assert session.others_running() == 0  # only this job
     monkeypatch.setattr(host, "procs_running", lambda: None)
     assert session.others_running() == 0  # the kernel does not say: nothing to wait for
+
+
+def test_host_passes_gated_on_the_reference_record_the_gate(graphs, tmp_path):
+    """The run gate on real graphs: every pass's runs are taken between two quick timings of the
+    reference (here the FC graph); at a tolerance no state reaches, the first block counts."""
+    settings = {"kind": "host", "threads": 1, "warmup_runs": 1, "warmup_min_ms": 1, "runs": 4, "repeats": 2}
+    settings |= {"gate_max_wait_s": 0.5, "wait_budget_s": 2, "reference_every": 1}
+    settings |= {"run_gate": {"tolerance": 100.0, "max_wait_s": 1.0}}
+    listed = sorted(p for p in graphs.glob("*.tflite") if p.stem != "fc-t")
+    out = tmp_path / "t.parquet"
+    timings = run_benchmark("host", settings, listed, out, reference=graphs / "fc-t.tflite")
+    components = timings[timings.role == "component"]
+    assert len(components) == 2 * len(listed)
+    assert (components.run_gate_blocks == 1).all() and not components.reference_slow.any()
+    assert (components.run_gate_ratio >= 1.0).all() and (components.run_gate_wait_s == 0).all()
+    assert all(len(runs) == 4 for runs in components.runs_ms)

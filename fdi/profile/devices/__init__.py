@@ -228,6 +228,8 @@ def _measure(
             idle(float(energy["idle_s"]))
 
         gate = Gate(settings, [r for r in records if r["id"] == REFERENCE_ID], statistic)
+        if reference is not None and hasattr(session, "gate_runs_on"):
+            session.gate_runs_on(Path(reference))  # the host's run gate, where its settings ask
 
         quick_time = getattr(session, "quick_time", None) or session.time
         # Other processes running beside the job (where the device can tell): waited out before
@@ -337,9 +339,11 @@ def _report(timings: pd.DataFrame, device: str, settings: dict[str, Any]) -> Non
             f"part of the shared cache); {row.graphs_cache_slow} graphs' times rest on such passes"
         )
     if row.get("passes_reference_slow", 0):
+        run_gate = settings.get("run_gate") or {}
+        tolerance = settings.get("clean_reference_tolerance") or run_gate.get("tolerance")
         print(
-            f"{device}: the reference ran slow before {row.passes_reference_slow} passes (more than "
-            f"{settings.get('clean_reference_tolerance')} over its floor); {row.graphs_reference_slow} "
+            f"{device}: the reference ran slow around {row.passes_reference_slow} passes (more than "
+            f"{tolerance} over its floor); {row.graphs_reference_slow} "
             "graphs' times rest on such passes (no two clean ones)"
         )
     if row.unsettled:

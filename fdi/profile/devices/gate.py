@@ -1,6 +1,7 @@
-"""What a pass waits for and what is looked at just before it: the reference gate and the
-other processes (Gate), and the shared cache's state (CacheProbe). Both serve
-fdi.profile.devices.run_benchmark; the vocabulary of clean passes is fdi.timings'."""
+"""What a pass waits for and what is looked at around it: the reference gate and the other
+processes (Gate), the reference around a pass's timed runs (RunGate, the host), and the shared
+cache's state (CacheProbe). They serve fdi.profile.devices.run_benchmark; the vocabulary of
+clean passes is fdi.timings'."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fdi.timings import CACHE_PROBE_COLUMN, CACHE_SLOW_COLUMN, pass_value, quiet_floor
+from fdi.timings import CACHE_PROBE_COLUMN, CACHE_SLOW_COLUMN, REFERENCE_SLOW_COLUMN, pass_value, quiet_floor
 
 GATE_FIRST_WAIT_S = 0.25  # the gate's first wait; it doubles up to GATE_LONGEST_WAIT_S
 GATE_LONGEST_WAIT_S = 4.0
@@ -121,3 +122,66 @@ class CacheProbe:
         self.times.append(pass_value(timing, "min"))
         slow = self.times[-1] > quiet_floor(self.times) * (1 + float(self.settings["tolerance"]))
         return {CACHE_PROBE_COLUMN: self.times[-1], CACHE_SLOW_COLUMN: slow}
+
+
+class RunGate:
+    """The reference gate inside a pass (`run_gate` in a host's settings): the pass's timed runs
+    count only when the reference, timed just before and just after them, ran within
+    `tolerance` of its floor; otherwise the runs are taken again, back to back (busy, so the
+    graph stays warm), for at most `max_wait_s`, and at most `budget_s` over the job.
+
+    Why inside the pass and without sleeping: on this project's VMs (2026-12-03, AMD EPYC family
+    25) the machine flips between a fast state and one 1.3-1.5x slower for the layers every few
+    tenths of a second (spells median 0.15 s, longest ~2 s; the slow state 45-75% of the time
+    with nothing else running). A pass's 20 runs last milliseconds, so each falls in one state,
+    and two passes in the slow state agree and settle a graph there: the later check job timed a
+    fifth of the GRU and LSTM test layers 15-30% faster than the campaign. The reference (a
+    kept interpreter, 5 invocations, under a millisecond) sees the same state, only less (1.10x
+    for its 1.3x; the ratios' correlation over 20 ms windows 0.97-0.98), so a pass-level gate at
+    15% never fired; at 5%, with its timing just before and after the runs, 1-2% of the accepted
+    blocks were slow instead of 26-76% (docs/results/2026-12-03-run-gate.md)."""
+
+    def __init__(self, settings: dict[str, Any], reference_ms: Any) -> None:
+        gate = settings["run_gate"]
+        self.tolerance = float(gate["tolerance"])
+        self.max_wait_s = float(gate.get("max_wait_s", 1.0))
+        self.budget_s = float(gate.get("budget_s", float("inf")))
+        self.reference_ms = reference_ms  # one quick timing of the reference, ms
+        self.times: list[float] = []
+        self.spent_s = 0.0
+
+    def _ratio(self) -> float:
+        self.times.append(float(self.reference_ms()))
+        return self.times[-1] / quiet_floor(self.times)
+
+    def timed_runs(self, interpreter: Any, runs: int, timed_invocations: Any) -> dict[str, Any]:
+        """`runs` timed invocations of a warm interpreter, gated: the accepted block's runs (or,
+        if none was accepted within the limits, the block whose reference ran least slow, marked
+        `reference_slow`), how many blocks were taken, the seconds spent on the rejected ones and
+        the accepted block's reference ratio (the slower of its two looks)."""
+        started = time.monotonic()
+        best: tuple[float, list[float]] | None = None
+        blocks = 0
+        while True:
+            block_started = time.monotonic()
+            before = self._ratio()
+            block = timed_invocations(interpreter, runs)
+            worst = max(before, self._ratio())
+            blocks += 1
+            if best is None or worst < best[0]:
+                best = (worst, block)
+            accepted = worst <= 1 + self.tolerance
+            spent = time.monotonic() - started
+            if accepted or spent >= self.max_wait_s or self.spent_s + spent >= self.budget_s:
+                break
+        # the seconds spent on rejected blocks (none if the first was accepted)
+        ended = block_started if accepted else time.monotonic()
+        waited = 0.0 if accepted and blocks == 1 else ended - started
+        self.spent_s += waited
+        return {
+            "runs_ms": best[1],
+            "run_gate_blocks": blocks,
+            "run_gate_wait_s": waited,
+            "run_gate_ratio": best[0],
+            REFERENCE_SLOW_COLUMN: not accepted,
+        }

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from fdi.profile.devices.cpu_identity import cpu_identity
+from fdi.profile.devices.gate import RunGate
 from fdi.profile.devices.litert_timer import (
     load_interpreter,
     prepared_interpreter,
-    time_graph,
     timed_invocations,
+    warmed_interpreter,
 )
 
 QUICK_RUNS = 5  # invocations of a kept interpreter in one quick timing (the reference as a gate)
@@ -120,6 +121,13 @@ class HostSession:
         self.settings = settings
         self.fingerprint = fingerprint(settings)
         self._kept: dict[Path, Any] = {}
+        self._run_gate: RunGate | None = None
+
+    def gate_runs_on(self, reference: Path) -> None:
+        """Gate every pass's timed runs on `reference` (quick timings of its kept interpreter)
+        where the settings have `run_gate` (fdi.profile.devices.gate.RunGate); else nothing."""
+        if self.settings.get("run_gate"):
+            self._run_gate = RunGate(self.settings, lambda: min(self.quick_time(reference)["runs_ms"]))
 
     def others_running(self) -> int:
         """How many other tasks are running on the machine now: the fewest of OTHERS_LOOKS reads
@@ -148,14 +156,12 @@ class HostSession:
 
     def time(self, graph: Path) -> dict[str, Any]:
         settings = self.settings
-        runs = time_graph(
-            graph,
-            settings["threads"],
-            settings["warmup_runs"],
-            settings["runs"],
-            settings.get("warmup_min_ms", 0.0),
+        interpreter = warmed_interpreter(
+            graph, settings["threads"], settings["warmup_runs"], settings.get("warmup_min_ms", 0.0)
         )
-        return {"runs_ms": runs}
+        if self._run_gate is None:
+            return {"runs_ms": timed_invocations(interpreter, settings["runs"])}
+        return self._run_gate.timed_runs(interpreter, settings["runs"], timed_invocations)
 
 
 @contextmanager

@@ -68,17 +68,22 @@ def timed_invocations(interpreter: Any, runs: int) -> list[float]:
     return times
 
 
-def time_graph(
-    path: Path, threads: int, warmup_runs: int, runs: int, warmup_min_ms: float = 0.0
-) -> list[float]:
-    """One pass over one graph: milliseconds of each of `runs` timed invocations."""
+def warmed_interpreter(path: Path, threads: int, warmup_runs: int, warmup_min_ms: float = 0.0) -> Any:
+    """A fresh interpreter for `path`, invoked at least `warmup_runs` times and `warmup_min_ms`."""
     interpreter = prepared_interpreter(path, threads)
     start = time.perf_counter()
     done = 0
     while done < warmup_runs or (time.perf_counter() - start) * 1e3 < warmup_min_ms:
         interpreter.invoke()
         done += 1
-    return timed_invocations(interpreter, runs)
+    return interpreter
+
+
+def time_graph(
+    path: Path, threads: int, warmup_runs: int, runs: int, warmup_min_ms: float = 0.0
+) -> list[float]:
+    """One pass over one graph: milliseconds of each of `runs` timed invocations."""
+    return timed_invocations(warmed_interpreter(path, threads, warmup_runs, warmup_min_ms), runs)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,93 @@
+"""The reference gate inside a host pass (fdi.profile.devices.gate.RunGate): planted reference
+timings and blocks of runs, their outcome computed by hand."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pandas as pd
+import pytest
+
+from fdi.profile.devices.gate import RunGate
+from fdi.timings import REFERENCE_SLOW_COLUMN, campaign_summary
+
+
+def planted(reference_ms: list[float], blocks: list[float]):
+    """A gate whose reference times as planted, and a timer whose k-th block runs at blocks[k]."""
+    reference = iter(reference_ms)
+    block_values = iter(blocks)
+    taken = []
+
+    def timed_invocations(interpreter, runs):
+        value = next(block_values)
+        taken.append(value)
+        return [value] * runs
+
+    return (lambda: next(reference)), timed_invocations, taken
+
+
+def test_runs_count_only_once_the_reference_is_fast_before_and_after_them():
+    # floor 0.10 (the first look); block 1 ends in a spell (0.12: 1.2x), block 2 starts in it,
+    # block 3 has the reference at its floor on both sides: its runs are the pass's
+    reference, timer, taken = planted([0.10, 0.12, 0.12, 0.10, 0.101, 0.10], [5.0, 5.1, 4.0])
+    gate = RunGate({"run_gate": {"tolerance": 0.05, "max_wait_s": 10}}, reference)
+    result = gate.timed_runs(None, 3, timer)
+    assert result["runs_ms"] == [4.0, 4.0, 4.0]
+    assert result["run_gate_blocks"] == 3 and taken == [5.0, 5.1, 4.0]
+    assert result[REFERENCE_SLOW_COLUMN] is False
+    assert result["run_gate_ratio"] == pytest.approx(1.01)
+    assert result["run_gate_wait_s"] >= 0 and gate.spent_s == result["run_gate_wait_s"]
+
+
+def test_a_block_within_the_tolerance_is_taken_at_once():
+    reference, timer, _ = planted([0.10, 0.104], [4.0])
+    result = RunGate({"run_gate": {"tolerance": 0.05}}, reference).timed_runs(None, 2, timer)
+    assert result["run_gate_blocks"] == 1 and result["run_gate_wait_s"] == 0.0
+    assert result[REFERENCE_SLOW_COLUMN] is False and result["runs_ms"] == [4.0, 4.0]
+
+
+def test_a_machine_that_never_quiets_ends_the_pass_at_max_wait_s_with_the_least_slow_block():
+    # after the floor (0.10) the reference alternates 1.3x and 1.2x: never within 5%
+    looks = itertools.chain([0.10], itertools.cycle([0.13, 0.12]))
+    blocks = itertools.count(5.0, 0.01)
+
+    def timed_invocations(interpreter, runs):  # 10 ms a block: a handful fit in max_wait_s,
+        time.sleep(0.01)  # so the floor stays the fastest look (fewer than FLOOR_AFTER of them)
+        return [next(blocks)] * runs
+
+    gate = RunGate({"run_gate": {"tolerance": 0.05, "max_wait_s": 0.05}}, lambda: next(looks))
+    result = gate.timed_runs(None, 1, timed_invocations)
+    assert result[REFERENCE_SLOW_COLUMN] is True
+    assert result["run_gate_blocks"] > 1 and 0.05 <= result["run_gate_wait_s"] < 1.0
+    # the first block's looks were 1.0x and 1.3x; every later one's 1.2x and 1.3x: the least slow
+    # is a later one (1.3x), the first of them kept
+    assert result["run_gate_ratio"] == pytest.approx(1.3)
+    assert result["runs_ms"] == [5.0]
+
+
+def test_a_spent_budget_leaves_one_block_per_pass():
+    looks = itertools.chain([0.10], itertools.repeat(0.2))
+    gate = RunGate({"run_gate": {"tolerance": 0.05, "max_wait_s": 5, "budget_s": 0}}, lambda: next(looks))
+    result = gate.timed_runs(None, 1, lambda interpreter, runs: [1.0] * runs)
+    assert result["run_gate_blocks"] == 1 and result[REFERENCE_SLOW_COLUMN] is True
+
+
+def test_the_campaign_summary_counts_the_waits_inside_passes():
+    timings = pd.DataFrame(
+        [
+            {"device": "host", "id": "a", "role": "component", "runs_ms": [1.0], "waited_s": 0.5},
+            {"device": "host", "id": "a", "role": "component", "runs_ms": [1.0], "run_gate_wait_s": 0.25},
+            {
+                "device": "host",
+                "id": "b",
+                "role": "component",
+                "runs_ms": [2.0],
+                "waited_s": 1.0,
+                "run_gate_wait_s": 0.125,
+            },
+            {"device": "host", "id": "b", "role": "component", "runs_ms": [2.0]},
+        ]
+    )
+    [row] = campaign_summary(timings, {"statistic": "min", "repeats": 2}).to_dict("records")
+    assert row["wait_s"] == pytest.approx(1.875) and row["passes_waited"] == 3
