@@ -102,6 +102,8 @@ def test_localmin_expands_the_test_networks_measures_and_tabulates(tiny_run):
     timed = pd.read_parquet(tiny_run / "results/timings/host/localmin.parquet")
     assert set(timed.id) >= set(table.id)  # the originals, timed again in the same job
     assert set(timed.id) >= {f"{i}-control" for i in table.id}  # and their identical copies
+    passes = timed[timed.role == "component"]  # each pass's runs between two looks at the reference
+    assert (passes.run_gate_blocks >= 1).all() and (passes.run_gate_ratio > 0).all()
     assert (table.measured_control_ms > 0).all() and (table.noise_floor_pct >= 0).all()
     assert "not worse than noise" in (tiny_run / "results/tables/localmin.md").read_text()
 

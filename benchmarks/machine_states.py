@@ -1,0 +1,179 @@
+"""How the host flips between its fast and slow states, and what the run gate makes of it
+(issue 25; the figures of docs/results/2026-12-03-run-gate.md).
+
+Three measurements on the graphs of a clone after `make run` (`--workdir`), with the
+instrument's own code (fdi.profile.devices.litert_timer):
+
+- `trace`: one kept interpreter of each graph invoked back to back for `--seconds`: how much of
+  the time its fastest invocation in a window of 2 ms (a pass's runs) ... 2 s is > 10% over the
+  graph's floor, and how long its slow spells (50 ms windows > 15% over) last.
+- `gate`: the reference's quick timing (5 invocations), the graph's 20 runs, the reference again,
+  back to back for `--seconds`: the share of blocks whose graph ran > 10% slow, of all blocks and
+  of those the run gate would accept (the reference within `--tolerance` of its floor before, and
+  before and after); and the correlation of the two ratios over 20 ms windows.
+- `jobs`: the graphs of `--graph-list` (default: the check job's) timed by `run_benchmark` with the
+  clone's host settings in alternating jobs without (A) and with (B) the run gate (`--order
+  ABAB`); each pair of jobs' agreement within ±10% and each job's share of graphs > 10% over the
+  floor (the fastest settled value of all jobs), per scope.
+
+Run nothing else meanwhile. Usage:
+  python benchmarks/machine_states.py --workdir CLONE trace lstm-n006-c09 --seconds 15
+  python benchmarks/machine_states.py --workdir CLONE gate lstm-n006-c09 gru-n001-c07 --seconds 8
+  python benchmarks/machine_states.py --workdir CLONE jobs --out DIR --order ABAB
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from fdi.profile.devices import run_benchmark
+from fdi.profile.devices.litert_timer import prepared_interpreter, timed_invocations
+from fdi.timings import pass_clean, pass_value, settled_time
+
+WINDOWS_MS = (2, 20, 200, 1000, 2000)
+
+
+def graph_path(workdir: Path, graph_id: str) -> Path:
+    graphs = workdir / "results" / "graphs"
+    if graph_id == "reference":
+        return graphs / "reference.tflite"
+    found = sorted(graphs.glob(f"*/*/{graph_id}.tflite"))
+    if not found:
+        raise SystemExit(f"{graph_id}: no such graph under {graphs}")
+    return found[0]
+
+
+def trace(workdir: Path, graph_id: str, seconds: float) -> None:
+    interpreter = prepared_interpreter(graph_path(workdir, graph_id), 1)
+    for _ in range(200):
+        interpreter.invoke()
+    moments, times = [], []
+    end = time.perf_counter() + seconds
+    while (moment := time.perf_counter()) < end:
+        interpreter.invoke()
+        moments.append(moment)
+        times.append((time.perf_counter() - moment) * 1e3)
+    moment_ms = ((np.array(moments) - moments[0]) * 1e3).astype(int)
+    runs = np.array(times)
+    floor = np.percentile(runs, 1)
+    per_ms = np.full(moment_ms.max() + 1, np.inf)
+    np.minimum.at(per_ms, moment_ms, runs)
+    shares = []
+    for window in WINDOWS_MS:
+        fastest = np.lib.stride_tricks.sliding_window_view(per_ms, window).min(axis=1)
+        shares.append(f"{window} ms {np.mean(fastest > 1.10 * floor):.1%}")
+    slow = np.array([per_ms[k : k + 50].min() > 1.15 * floor for k in range(0, len(per_ms) - 49, 50)])
+    spells = [len(list(group)) * 0.05 for is_slow, group in itertools.groupby(slow) if is_slow]
+    print(
+        f"{graph_id}: floor {floor:.4f} ms; fastest of a window > 10% over it: {', '.join(shares)}; "
+        f"50 ms windows > 15% over: {slow.mean():.0%}, spells median {np.median(spells or [0]):.2f} s, "
+        f"longest {max(spells or [0]):.2f} s"
+    )
+
+
+def gate(workdir: Path, graph_ids: list[str], seconds: float, tolerance: float) -> None:
+    reference = prepared_interpreter(graph_path(workdir, "reference"), 1)
+    for graph_id in graph_ids:
+        graph = prepared_interpreter(graph_path(workdir, graph_id), 1)
+        for _ in range(50):
+            reference.invoke()
+            graph.invoke()
+        before, block, after = [], [], []
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            before.append(min(timed_invocations(reference, 5)))
+            block.append(min(timed_invocations(graph, 20)))
+            after.append(min(timed_invocations(reference, 5)))
+        reference_floor = np.percentile(before, 5)
+        slow = np.array(block) / np.percentile(block, 2) > 1.10
+        near_before = np.array(before) / reference_floor <= 1 + tolerance
+        near_both = near_before & (np.array(after) / reference_floor <= 1 + tolerance)
+        ratio = np.corrcoef(np.array(before) / reference_floor, np.array(block))[0, 1]
+        print(
+            f"{graph_id}: {len(block)} blocks, {slow.mean():.0%} slow; of those the gate accepts "
+            f"(reference within {tolerance:.0%} before: {near_before.mean():.0%} of blocks) "
+            f"{slow[near_before].mean():.1%} slow, (before and after: {near_both.mean():.0%}) "
+            f"{slow[near_both].mean():.1%}; correlation of the reference and the graph {ratio:.2f}"
+        )
+
+
+def settled_values(timings: pd.DataFrame) -> pd.Series:
+    components = timings[timings.role == "component"]
+    records = components.to_dict("records")
+    components = components.assign(
+        value=[pass_value(r, "min") for r in records], clean=[pass_clean(r) for r in records]
+    )
+    return pd.Series(
+        {
+            graph_id: settled_time(p.value.tolist(), 0.05, 6, p.clean.tolist())[0]
+            for graph_id, p in components.groupby("id")
+        }
+    )
+
+
+def jobs(workdir: Path, out: Path, order: str, graph_list: Path | None) -> None:
+    host = yaml.safe_load((workdir / "config" / "config.yaml").read_text())["devices"]["host"]
+    host = {"threads": 1, "warmup_runs": 1, "warmup_min_ms": 50, "runs": 20, "repeats": 2, **host}
+    host.pop("energy", None)
+    listed = (graph_list or workdir / "results" / "check" / "graphs.txt").read_text().split()
+    graphs = [workdir / line for line in listed]
+    out.mkdir(parents=True, exist_ok=True)
+    values = {}
+    for number, kind in enumerate(order):
+        settings = {key: value for key, value in host.items() if kind == "B" or key != "run_gate"}
+        path = out / f"{number}{kind}.parquet"
+        if not path.exists():
+            run_benchmark("host", settings, graphs, path, reference=graph_path(workdir, "reference"))
+        timings = pd.read_parquet(path)
+        waited = sum(timings.get(c, pd.Series(0.0)).fillna(0).sum() for c in ("waited_s", "run_gate_wait_s"))
+        span = timings.end_unix_s.max() - timings.start_unix_s.min()
+        passes = int((timings.role == "component").sum())
+        print(f"{path.stem}: {passes} passes, {span:.0f} s, waited {waited:.0f} s")
+        values[path.stem] = settled_values(timings)
+    table = pd.DataFrame(values)
+    scope = table.index.str.split("-").str[0]
+    scopes = sorted(set(scope))
+    for first, second in itertools.combinations(table.columns, 2):
+        within = (table[first] / table[second] - 1).abs() <= 0.10
+        by_scope = "  ".join(f"{s} {within[scope == s].mean():.0%}" for s in scopes)
+        print(f"{first} vs {second}: within ±10% {within.mean():.1%} | {by_scope}")
+    floor = table.min(axis=1)
+    for column in table.columns:
+        over = table[column] / floor > 1.10
+        by_scope = "  ".join(f"{s} {over[scope == s].mean():.0%}" for s in scopes)
+        print(f"{column}: > 10% over the floor of all jobs {over.mean():.1%} | {by_scope}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workdir", type=Path, required=True, help="a clone after `make run`")
+    parser.add_argument("what", choices=["trace", "gate", "jobs"])
+    parser.add_argument("graphs", nargs="*", help="graph ids (trace, gate)")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--tolerance", type=float, default=0.05, help="the run gate's (gate)")
+    parser.add_argument("--out", type=Path, help="the jobs' timings (jobs; kept, so a rerun resumes)")
+    parser.add_argument("--order", default="ABAB", help="A: without the run gate, B: with it (jobs)")
+    parser.add_argument("--graph-list", type=Path, help="default: the clone's check job's graphs (jobs)")
+    args = parser.parse_args()
+    if args.what == "trace":
+        for graph_id in args.graphs:
+            trace(args.workdir, graph_id, args.seconds)
+    elif args.what == "gate":
+        gate(args.workdir, args.graphs, args.seconds, args.tolerance)
+    else:
+        if args.out is None or set(args.order) - set("AB"):
+            parser.error("jobs needs --out and an --order of A and B")
+        jobs(args.workdir, args.out, args.order, args.graph_list)
+
+
+if __name__ == "__main__":
+    main()
