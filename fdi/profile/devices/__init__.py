@@ -102,6 +102,9 @@ def run_benchmark(
     `gate_ratio` (the reference's last timing over its floor). With `clean_reference_tolerance`,
     a pass whose reference ran more than that over its floor is `reference_slow`, not clean: the
     graph takes further rounds until two clean passes, up to `max_passes`, as for the cache probe.
+    With `run_gate` (the host), a pass's timed runs themselves are bracketed by two quick timings
+    of the reference and taken again while either runs over `run_gate.tolerance`
+    (fdi.profile.devices.gate.RunGate); a pass that never got a block in is `reference_slow`.
 
     If `cache_probe` is given and the device's settings have `cache_probe`, that fixed graph is
     timed (its fastest of a few runs) just before every pass over a graph file of at least
