@@ -35,7 +35,7 @@ import yaml
 
 from fdi.profile.devices import run_benchmark
 from fdi.profile.devices.litert_timer import prepared_interpreter, timed_invocations
-from fdi.timings import pass_clean, pass_value, settled_time
+from fdi.timemodel.dataset import summarise_timings
 
 WINDOWS_MS = (2, 20, 200, 1000, 2000)
 
@@ -104,20 +104,6 @@ def gate(workdir: Path, graph_ids: list[str], seconds: float, tolerance: float) 
         )
 
 
-def settled_values(timings: pd.DataFrame) -> pd.Series:
-    components = timings[timings.role == "component"]
-    records = components.to_dict("records")
-    components = components.assign(
-        value=[pass_value(r, "min") for r in records], clean=[pass_clean(r) for r in records]
-    )
-    return pd.Series(
-        {
-            graph_id: settled_time(p.value.tolist(), 0.05, 6, p.clean.tolist())[0]
-            for graph_id, p in components.groupby("id")
-        }
-    )
-
-
 def jobs(workdir: Path, out: Path, order: str, graph_list: Path | None) -> None:
     host = yaml.safe_load((workdir / "config" / "config.yaml").read_text())["devices"]["host"]
     host = {"threads": 1, "warmup_runs": 1, "warmup_min_ms": 50, "runs": 20, "repeats": 2, **host}
@@ -136,7 +122,7 @@ def jobs(workdir: Path, out: Path, order: str, graph_list: Path | None) -> None:
         span = timings.end_unix_s.max() - timings.start_unix_s.min()
         passes = int((timings.role == "component").sum())
         print(f"{path.stem}: {passes} passes, {span:.0f} s, waited {waited:.0f} s")
-        values[path.stem] = settled_values(timings)
+        values[path.stem] = summarise_timings(timings, settings).set_index("id").time_ms
     table = pd.DataFrame(values)
     scope = table.index.str.split("-").str[0]
     scopes = sorted(set(scope))
