@@ -138,7 +138,7 @@ class RunGate:
     fifth of the GRU and LSTM test layers 15-30% faster than the campaign. The reference (a
     kept interpreter, 5 invocations, under a millisecond) sees the same state, only less (1.10x
     for its 1.3x; the ratios' correlation over 20 ms windows 0.97-0.98), so a pass-level gate at
-    15% never fired; at 5%, with its timing just before and after the runs, 1-2% of the accepted
+    15% would not fire; at 5%, with its timing just before and after the runs, 1-2% of the accepted
     blocks were slow instead of 26-76% (docs/results/2026-12-03-run-gate.md)."""
 
     def __init__(self, settings: dict[str, Any], reference_ms: Any) -> None:
