@@ -13,8 +13,9 @@ instrument's own code (fdi.profile.devices.litert_timer):
   before and after); and the correlation of the two ratios over 20 ms windows.
 - `jobs`: the graphs of `--graph-list` (default: the check job's) timed by `run_benchmark` with the
   clone's host settings in alternating jobs without (A) and with (B) the run gate (`--order
-  ABAB`); each pair of jobs' agreement within ±10% and each job's share of graphs > 10% over the
-  floor (the fastest settled value of all jobs), per scope.
+  ABAB`), B without the cache probe around large graphs, C with it (`cache_probe_megabytes`: the
+  clone's, else 12); each pair of jobs' agreement within ±10% and each job's share of graphs
+  > 10% over the floor (the fastest settled value of all jobs), per scope.
 
 Run nothing else meanwhile. Usage:
   python benchmarks/machine_states.py --workdir CLONE trace lstm-n006-c09 --seconds 15
@@ -42,8 +43,8 @@ WINDOWS_MS = (2, 20, 200, 1000, 2000)
 
 def graph_path(workdir: Path, graph_id: str) -> Path:
     graphs = workdir / "results" / "graphs"
-    if graph_id == "reference":
-        return graphs / "reference.tflite"
+    if graph_id in ("reference", "cache_probe"):
+        return graphs / f"{graph_id}.tflite"
     found = sorted(graphs.glob(f"*/*/{graph_id}.tflite"))
     if not found:
         raise SystemExit(f"{graph_id}: no such graph under {graphs}")
@@ -112,11 +113,18 @@ def jobs(workdir: Path, out: Path, order: str, graph_list: Path | None) -> None:
     graphs = [workdir / line for line in listed]
     out.mkdir(parents=True, exist_ok=True)
     values = {}
+    run_gate = host.pop("run_gate", None) or {"tolerance": 0.05, "max_wait_s": 1.0, "budget_s": 120}
+    kinds = {
+        "A": {},
+        "B": {"run_gate": {k: v for k, v in run_gate.items() if k != "cache_probe_megabytes"}},
+        "C": {"run_gate": {"cache_probe_megabytes": 12, **run_gate}},
+    }
     for number, kind in enumerate(order):
-        settings = {key: value for key, value in host.items() if kind == "B" or key != "run_gate"}
+        settings = {**host, **kinds[kind]}
         path = out / f"{number}{kind}.parquet"
         if not path.exists():
-            run_benchmark("host", settings, graphs, path, reference=graph_path(workdir, "reference"))
+            references = {name: graph_path(workdir, name) for name in ("reference", "cache_probe")}
+            run_benchmark("host", settings, graphs, path, **references)
         timings = pd.read_parquet(path)
         waited = sum(timings.get(c, pd.Series(0.0)).fillna(0).sum() for c in ("waited_s", "run_gate_wait_s"))
         span = timings.end_unix_s.max() - timings.start_unix_s.min()
@@ -147,7 +155,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--tolerance", type=float, default=0.05, help="the run gate's (gate)")
     parser.add_argument("--out", type=Path, help="the jobs' timings (jobs; kept, so a rerun resumes)")
-    parser.add_argument("--order", default="ABAB", help="A: without the run gate, B: with it (jobs)")
+    parser.add_argument(
+        "--order",
+        default="ABAB",
+        help="A: without the run gate, B: with it, C: with the cache probe too (jobs)",
+    )
     parser.add_argument("--graph-list", type=Path, help="default: the clone's check job's graphs (jobs)")
     args = parser.parse_args()
     if args.what == "trace":
@@ -156,8 +168,8 @@ def main() -> None:
     elif args.what == "gate":
         gate(args.workdir, args.graphs, args.seconds, args.tolerance)
     else:
-        if args.out is None or set(args.order) - set("AB"):
-            parser.error("jobs needs --out and an --order of A and B")
+        if args.out is None or set(args.order) - set("ABC"):
+            parser.error("jobs needs --out and an --order of A, B and C")
         jobs(args.workdir, args.out, args.order, args.graph_list)
 
 

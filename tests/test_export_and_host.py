@@ -235,12 +235,20 @@ def test_host_passes_gated_on_the_reference_record_the_gate(graphs, tmp_path):
     reference (here the FC graph); at a tolerance no state reaches, the first block counts."""
     settings = {"kind": "host", "threads": 1, "warmup_runs": 1, "warmup_min_ms": 1, "runs": 4, "repeats": 2}
     settings |= {"gate_max_wait_s": 0.5, "wait_budget_s": 2, "reference_every": 1}
-    settings |= {"run_gate": {"tolerance": 100.0, "max_wait_s": 1.0}}
     listed = sorted(p for p in graphs.glob("*.tflite") if p.stem != "fc-t")
+    # the graphs at least as large as the median one are bracketed by a "cache probe" as well
+    sizes = {p.stem: p.stat().st_size for p in listed}
+    threshold = sorted(sizes.values())[len(sizes) // 2]
+    settings |= {
+        "run_gate": {"tolerance": 100.0, "max_wait_s": 1.0, "cache_probe_megabytes": threshold / 2**20}
+    }
     out = tmp_path / "t.parquet"
-    timings = run_benchmark("host", settings, listed, out, reference=graphs / "fc-t.tflite")
+    fixed = {"reference": graphs / "fc-t.tflite", "cache_probe": listed[0]}
+    timings = run_benchmark("host", settings, listed, out, **fixed)
     components = timings[timings.role == "component"]
     assert len(components) == 2 * len(listed)
+    probed = components.id.map(sizes) >= threshold
+    assert probed.any() and not probed.all() and (components.run_gate_probed == probed).all()
     assert (components.run_gate_blocks == 1).all() and not components.reference_slow.any()
     assert (components.run_gate_ratio >= 1.0).all() and (components.run_gate_wait_s == 0).all()
     assert all(len(runs) == 4 for runs in components.runs_ms)

@@ -66,6 +66,31 @@ def test_a_machine_that_never_quiets_ends_the_pass_at_max_wait_s_with_the_least_
     assert result["runs_ms"] == [5.0]
 
 
+def test_a_large_graph_waits_for_the_cache_probe_too_and_a_small_one_does_not():
+    # the reference at its floor throughout; the probe (floor 0.50) 1.2x after block 1, 1.02x
+    # around block 2: a probed graph keeps block 2, an unprobed one block 1 at once
+    settings = {"run_gate": {"tolerance": 0.05, "max_wait_s": 10, "cache_probe_megabytes": 12}}
+    reference = itertools.repeat(0.10)
+    probe = iter([0.50, 0.60, 0.51, 0.51])
+    _, timer, taken = planted([], [5.0, 4.0])
+    gate = RunGate(settings, lambda: next(reference), lambda: next(probe))
+    assert gate.probes(12 * 2**20) and not gate.probes(12 * 2**20 - 1)
+    result = gate.timed_runs(None, 2, timer, probed=True)
+    assert result["runs_ms"] == [4.0, 4.0] and taken == [5.0, 4.0]
+    assert result["run_gate_blocks"] == 2 and result["run_gate_probed"] is True
+    assert result["run_gate_ratio"] == pytest.approx(1.02) and result[REFERENCE_SLOW_COLUMN] is False
+    _, timer, _ = planted([], [5.0])
+    result = gate.timed_runs(None, 2, timer)  # the probe not looked at: nothing left to plant
+    assert result["runs_ms"] == [5.0, 5.0] and result["run_gate_probed"] is False
+
+
+def test_without_cache_probe_megabytes_no_graph_is_probed():
+    gate = RunGate({"run_gate": {"tolerance": 0.05}}, lambda: 0.1, lambda: 0.5)
+    assert not gate.probes(2**40)
+    without_probe = RunGate({"run_gate": {"tolerance": 0.05, "cache_probe_megabytes": 1}}, lambda: 0.1)
+    assert not without_probe.probes(2**40)
+
+
 def test_a_spent_budget_leaves_one_block_per_pass():
     looks = itertools.chain([0.10], itertools.repeat(0.2))
     gate = RunGate({"run_gate": {"tolerance": 0.05, "max_wait_s": 5, "budget_s": 0}}, lambda: next(looks))

@@ -232,7 +232,8 @@ def _measure(
 
         gate = Gate(settings, [r for r in records if r["id"] == REFERENCE_ID], statistic)
         if reference is not None and hasattr(session, "gate_runs_on"):
-            session.gate_runs_on(Path(reference))  # the host's run gate, where its settings ask
+            # the host's run gate, where its settings ask; large graphs bracketed by the probe too
+            session.gate_runs_on(Path(reference), None if cache_probe is None else Path(cache_probe))
 
         quick_time = getattr(session, "quick_time", None) or session.time
         # Other processes running beside the job (where the device can tell): waited out before

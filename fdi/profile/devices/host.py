@@ -13,11 +13,12 @@ import platform
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from fdi.profile.devices.cpu_identity import cpu_identity
-from fdi.profile.devices.gate import RunGate
+from fdi.profile.devices.gate import CACHE_PROBE_RUNS, RunGate
 from fdi.profile.devices.litert_timer import (
     load_interpreter,
     prepared_interpreter,
@@ -123,11 +124,18 @@ class HostSession:
         self._kept: dict[Path, Any] = {}
         self._run_gate: RunGate | None = None
 
-    def gate_runs_on(self, reference: Path) -> None:
-        """Gate every pass's timed runs on `reference` (quick timings of its kept interpreter)
-        where the settings have `run_gate` (fdi.profile.devices.gate.RunGate); else nothing."""
+    def gate_runs_on(self, reference: Path, cache_probe: Path | None = None) -> None:
+        """Gate every pass's timed runs on `reference` (quick timings of its kept interpreter),
+        and those over large graphs on `cache_probe` too, where the settings have `run_gate`
+        (fdi.profile.devices.gate.RunGate); else nothing."""
         if self.settings.get("run_gate"):
-            self._run_gate = RunGate(self.settings, lambda: min(self.quick_time(reference)["runs_ms"]))
+            reference_ms = partial(self.fastest_ms, reference, QUICK_RUNS)
+            probe_ms = cache_probe and partial(self.fastest_ms, cache_probe, CACHE_PROBE_RUNS)
+            self._run_gate = RunGate(self.settings, reference_ms, probe_ms)
+
+    def fastest_ms(self, graph: Path, runs: int) -> float:
+        """The fastest of `runs` quick invocations of `graph` (ms)."""
+        return min(self.quick_time(graph, runs)["runs_ms"])
 
     def others_running(self) -> int:
         """How many other tasks are running on the machine now: the fewest of OTHERS_LOOKS reads
@@ -161,7 +169,8 @@ class HostSession:
         )
         if self._run_gate is None:
             return {"runs_ms": timed_invocations(interpreter, settings["runs"])}
-        return self._run_gate.timed_runs(interpreter, settings["runs"], timed_invocations)
+        probed = self._run_gate.probes(Path(graph).stat().st_size)
+        return self._run_gate.timed_runs(interpreter, settings["runs"], timed_invocations, probed)
 
 
 @contextmanager
