@@ -10,7 +10,9 @@ instrument's own code (fdi.profile.devices.litert_timer):
 - `gate`: the reference's quick timing (5 invocations), the graph's 20 runs, the reference again,
   back to back for `--seconds`: the share of blocks whose graph ran > 10% slow, of all blocks and
   of those the run gate would accept (the reference within `--tolerance` of its floor before, and
-  before and after); and the correlation of the two ratios over 20 ms windows.
+  before and after; with `--probe`, the cache probe's quick timing (15 invocations) within it too,
+  as the run gate's looks around graphs of `cache_probe_megabytes`); and the correlation of the
+  reference's ratio with the graph's.
 - `jobs`: the graphs of `--graph-list` (default: the check job's) timed by `run_benchmark` with the
   clone's host settings in alternating jobs without (A) and with (B) the run gate (`--order
   ABAB`), B without the cache probe around large graphs, C with it (`cache_probe_megabytes`: the
@@ -20,6 +22,7 @@ instrument's own code (fdi.profile.devices.litert_timer):
 Run nothing else meanwhile. Usage:
   python benchmarks/machine_states.py --workdir CLONE trace lstm-n006-c09 --seconds 15
   python benchmarks/machine_states.py --workdir CLONE gate lstm-n006-c09 gru-n001-c07 --seconds 8
+  python benchmarks/machine_states.py --workdir CLONE gate fc-n002-c01 --probe --seconds 10
   python benchmarks/machine_states.py --workdir CLONE jobs --out DIR --order ABAB
 """
 
@@ -35,6 +38,7 @@ import pandas as pd
 import yaml
 
 from fdi.profile.devices import run_benchmark
+from fdi.profile.devices.gate import CACHE_PROBE_RUNS
 from fdi.profile.devices.litert_timer import prepared_interpreter, timed_invocations
 from fdi.timemodel.dataset import summarise_timings
 
@@ -79,8 +83,16 @@ def trace(workdir: Path, graph_id: str, seconds: float) -> None:
     )
 
 
-def gate(workdir: Path, graph_ids: list[str], seconds: float, tolerance: float) -> None:
+def gate(workdir: Path, graph_ids: list[str], seconds: float, tolerance: float, probe: bool) -> None:
     reference = prepared_interpreter(graph_path(workdir, "reference"), 1)
+    cache_probe = prepared_interpreter(graph_path(workdir, "cache_probe"), 1) if probe else None
+
+    def looks() -> tuple[float, float]:
+        """The reference's quick timing and (with --probe) the cache probe's, as the run gate's."""
+        fastest = min(timed_invocations(reference, 5))
+        probed = min(timed_invocations(cache_probe, CACHE_PROBE_RUNS)) if probe else np.nan
+        return fastest, probed
+
     for graph_id in graph_ids:
         graph = prepared_interpreter(graph_path(workdir, graph_id), 1)
         for _ in range(50):
@@ -89,20 +101,27 @@ def gate(workdir: Path, graph_ids: list[str], seconds: float, tolerance: float) 
         before, block, after = [], [], []
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
-            before.append(min(timed_invocations(reference, 5)))
+            before.append(looks())
             block.append(min(timed_invocations(graph, 20)))
-            after.append(min(timed_invocations(reference, 5)))
-        reference_floor = np.percentile(before, 5)
+            after.append(looks())
+        before, after = np.array(before), np.array(after)
+        floors = np.percentile(before, 5, axis=0)
         slow = np.array(block) / np.percentile(block, 2) > 1.10
-        near_before = np.array(before) / reference_floor <= 1 + tolerance
-        near_both = near_before & (np.array(after) / reference_floor <= 1 + tolerance)
-        ratio = np.corrcoef(np.array(before) / reference_floor, np.array(block))[0, 1]
+        near_before = before[:, 0] / floors[0] <= 1 + tolerance
+        near_both = near_before & (after[:, 0] / floors[0] <= 1 + tolerance)
+        ratio = np.corrcoef(before[:, 0] / floors[0], np.array(block))[0, 1]
         print(
             f"{graph_id}: {len(block)} blocks, {slow.mean():.0%} slow; of those the gate accepts "
             f"(reference within {tolerance:.0%} before: {near_before.mean():.0%} of blocks) "
             f"{slow[near_before].mean():.1%} slow, (before and after: {near_both.mean():.0%}) "
             f"{slow[near_both].mean():.1%}; correlation of the reference and the graph {ratio:.2f}"
         )
+        if probe:
+            near_probe = near_both & (np.maximum(before[:, 1], after[:, 1]) / floors[1] <= 1 + tolerance)
+            print(
+                f"{graph_id}: with the cache probe within {tolerance:.0%} before and after as well: "
+                f"{near_probe.mean():.0%} of blocks, {slow[near_probe].mean():.1%} of them slow"
+            )
 
 
 def jobs(workdir: Path, out: Path, order: str, graph_list: Path | None) -> None:
@@ -154,6 +173,7 @@ def main() -> None:
     parser.add_argument("graphs", nargs="*", help="graph ids (trace, gate)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--tolerance", type=float, default=0.05, help="the run gate's (gate)")
+    parser.add_argument("--probe", action="store_true", help="the cache probe around each block too (gate)")
     parser.add_argument("--out", type=Path, help="the jobs' timings (jobs; kept, so a rerun resumes)")
     parser.add_argument(
         "--order",
@@ -166,7 +186,7 @@ def main() -> None:
         for graph_id in args.graphs:
             trace(args.workdir, graph_id, args.seconds)
     elif args.what == "gate":
-        gate(args.workdir, args.graphs, args.seconds, args.tolerance)
+        gate(args.workdir, args.graphs, args.seconds, args.tolerance, args.probe)
     else:
         if args.out is None or set(args.order) - set("ABC"):
             parser.error("jobs needs --out and an --order of A, B and C")

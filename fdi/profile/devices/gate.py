@@ -143,10 +143,10 @@ class RunGate:
 
     Graphs of `cache_probe_megabytes` and more (FC layers of 12-64 MiB here) have a slow state
     of their own, the shared L3 held in part by others, which the small reference does not see:
-    with the reference within 5% around them, 19-51% of such blocks still ran > 10% over the
-    graph's floor; with the cache probe (24 MiB of FC weights) within 5% as well, 0-9% for
-    graphs of 17-30 MiB (quiet and under benchmarks/disturb.py), against 43% for 62 MiB,
-    larger than the cache (docs/results/2026-12-03-probe-gate.md)."""
+    of the blocks of FC graphs of 17-30 MiB with the reference within 5% around them, 19-50%
+    still ran > 10% over the graph's floor (quiet and under benchmarks/disturb.py); with the
+    cache probe (24 MiB of FC weights) within 5% as well, 0-9%. A 62 MiB graph, larger than the
+    cache: 51-76% and 8-43% (docs/results/2026-12-03-probe-gate.md)."""
 
     def __init__(self, settings: dict[str, Any], reference_ms: Any, probe_ms: Any = None) -> None:
         gate = settings["run_gate"]

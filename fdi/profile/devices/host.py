@@ -130,7 +130,9 @@ class HostSession:
         (fdi.profile.devices.gate.RunGate); else nothing."""
         if self.settings.get("run_gate"):
             reference_ms = partial(self.fastest_ms, reference, QUICK_RUNS)
-            probe_ms = cache_probe and partial(self.fastest_ms, cache_probe, CACHE_PROBE_RUNS)
+            probe_ms = None
+            if cache_probe is not None:
+                probe_ms = partial(self.fastest_ms, cache_probe, CACHE_PROBE_RUNS)
             self._run_gate = RunGate(self.settings, reference_ms, probe_ms)
 
     def fastest_ms(self, graph: Path, runs: int) -> float:
