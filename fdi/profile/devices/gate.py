@@ -146,7 +146,9 @@ class RunGate:
     of the blocks of FC graphs of 17-30 MiB with the reference within 5% around them, 19-50%
     still ran > 10% over the graph's floor (quiet and under benchmarks/disturb.py); with the
     cache probe (24 MiB of FC weights) within 5% as well, 0-9%. A 62 MiB graph, larger than the
-    cache: 51-76% and 8-43% (docs/results/2026-12-03-probe-gate.md)."""
+    cache: 51-76% and 8-43%. Off by default all the same: in a quiet campaign with it FC scored
+    82.0% within ±10% with 24 graphs unsettled, without it 85.2% and 3, since a slow phase of
+    minutes outlasts a job's rounds (docs/results/2026-12-03-probe-gate.md)."""
 
     def __init__(self, settings: dict[str, Any], reference_ms: Any, probe_ms: Any = None) -> None:
         gate = settings["run_gate"]
