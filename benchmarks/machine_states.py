@@ -15,8 +15,9 @@ instrument's own code (fdi.profile.devices.litert_timer):
   reference's ratio with the graph's.
 - `jobs`: the graphs of `--graph-list` (default: the check job's) timed by `run_benchmark` with the
   clone's host settings in alternating jobs without (A) and with (B) the run gate (`--order
-  ABAB`), B without the cache probe around large graphs, C with it (`cache_probe_megabytes`: the
-  clone's, else 12); each pair of jobs' agreement within ±10% and each job's share of graphs
+  ABAB`), B with whole blocks and without the cache probe around large graphs, C with it
+  (`cache_probe_megabytes`: the clone's, else 12), D with short blocks (`block_ms`: the
+  clone's, else 5); each pair of jobs' agreement within ±10% and each job's share of graphs
   > 10% over the floor (the fastest settled value of all jobs), per scope.
 
 Run nothing else meanwhile. Usage:
@@ -133,10 +134,14 @@ def jobs(workdir: Path, out: Path, order: str, graph_list: Path | None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     values = {}
     run_gate = host.pop("run_gate", None) or {"tolerance": 0.05, "max_wait_s": 1.0, "budget_s": 120}
+    whole_blocks = {k: v for k, v in run_gate.items() if k != "block_ms"}
     kinds = {
         "A": {},
-        "B": {"run_gate": {k: v for k, v in run_gate.items() if k != "cache_probe_megabytes"}},
-        "C": {"run_gate": {"cache_probe_megabytes": 12, **run_gate}},
+        "B": {"run_gate": {k: v for k, v in whole_blocks.items() if k != "cache_probe_megabytes"}},
+        "C": {"run_gate": {"cache_probe_megabytes": 12, **whole_blocks}},
+        "D": {
+            "run_gate": {"block_ms": 5, **{k: v for k, v in run_gate.items() if k != "cache_probe_megabytes"}}
+        },
     }
     for number, kind in enumerate(order):
         settings = {**host, **kinds[kind]}
@@ -147,8 +152,12 @@ def jobs(workdir: Path, out: Path, order: str, graph_list: Path | None) -> None:
         timings = pd.read_parquet(path)
         waited = sum(timings.get(c, pd.Series(0.0)).fillna(0).sum() for c in ("waited_s", "run_gate_wait_s"))
         span = timings.end_unix_s.max() - timings.start_unix_s.min()
-        passes = int((timings.role == "component").sum())
-        print(f"{path.stem}: {passes} passes, {span:.0f} s, waited {waited:.0f} s")
+        components = timings[timings.role == "component"]
+        slow = components.get("reference_slow", pd.Series(False)).fillna(False).astype(bool).sum()
+        print(
+            f"{path.stem}: {len(components)} passes ({slow} reference_slow), {span:.0f} s, "
+            f"waited {waited:.0f} s"
+        )
         values[path.stem] = summarise_timings(timings, settings).set_index("id").time_ms
     table = pd.DataFrame(values)
     scope = table.index.str.split("-").str[0]
@@ -178,7 +187,7 @@ def main() -> None:
     parser.add_argument(
         "--order",
         default="ABAB",
-        help="A: without the run gate, B: with it, C: with the cache probe too (jobs)",
+        help="A: without the run gate, B: with it, C: with the cache probe too, D: short blocks (jobs)",
     )
     parser.add_argument("--graph-list", type=Path, help="default: the clone's check job's graphs (jobs)")
     args = parser.parse_args()
@@ -188,8 +197,8 @@ def main() -> None:
     elif args.what == "gate":
         gate(args.workdir, args.graphs, args.seconds, args.tolerance, args.probe)
     else:
-        if args.out is None or set(args.order) - set("ABC"):
-            parser.error("jobs needs --out and an --order of A, B and C")
+        if args.out is None or set(args.order) - set("ABCD"):
+            parser.error("jobs needs --out and an --order of A, B, C and D")
         jobs(args.workdir, args.out, args.order, args.graph_list)
 
 

@@ -252,3 +252,18 @@ def test_host_passes_gated_on_the_reference_record_the_gate(graphs, tmp_path):
     assert (components.run_gate_blocks == 1).all() and not components.reference_slow.any()
     assert (components.run_gate_ratio >= 1.0).all() and (components.run_gate_wait_s == 0).all()
     assert all(len(runs) == 4 for runs in components.runs_ms)
+
+
+def test_host_passes_in_short_blocks_take_one_block_per_run_of_a_graph_longer_than_block_ms(graphs, tmp_path):
+    """Short blocks on real graphs: with `block_ms` below any graph's run, every block is one run,
+    so a pass of 4 runs (the looks never slow at this tolerance) is 4 blocks, 4 runs counted."""
+    settings = {"kind": "host", "threads": 1, "warmup_runs": 1, "warmup_min_ms": 1, "runs": 4, "repeats": 2}
+    settings |= {"run_gate": {"tolerance": 100.0, "max_wait_s": 1.0, "block_ms": 1e-6}}
+    listed = sorted(p for p in graphs.glob("*.tflite") if p.stem != "fc-t")
+    timings = run_benchmark(
+        "host", settings, listed, tmp_path / "t.parquet", reference=graphs / "fc-t.tflite"
+    )
+    components = timings[timings.role == "component"]
+    assert len(components) == 2 * len(listed)
+    assert (components.run_gate_blocks == 4).all() and not components.reference_slow.any()
+    assert all(len(runs) == 4 for runs in components.runs_ms)
