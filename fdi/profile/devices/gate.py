@@ -128,7 +128,8 @@ class RunGate:
     """The reference gate inside a pass (`run_gate` in a host's settings): the pass's timed runs
     count only when the reference, timed just before and just after them, ran within
     `tolerance` of its floor; otherwise the runs are taken again, back to back (busy, so the
-    graph stays warm), for at most `max_wait_s`, and at most `budget_s` over the job.
+    graph stays warm), for at most `max_wait_s`, and at most `budget_s` over the job. With
+    `block_ms` the runs are taken and counted in short blocks (timed_runs says why).
 
     Why inside the pass and without sleeping: on this project's VMs (2026-12-03, AMD EPYC family
     25) the machine flips between a fast state and one 1.3-1.5x slower for the layers every few
