@@ -186,7 +186,7 @@ class RunGate:
     def timed_runs(
         self, interpreter: Any, runs: int, timed_invocations: Any, probed: bool = False
     ) -> dict[str, Any]:
-        """`runs` timed invocations of a warm interpreter, gated, in short blocks: each block's
+        """`runs` timed invocations of a warm interpreter, gated, in blocks: each block's
         runs count only if the looks just before and just after it (the reference's, and for a
         `probed` graph of at least `cache_probe_megabytes` the cache probe's too) are within the
         tolerance; a block's after-look is the next one's before-look. Blocks are taken back to
@@ -203,8 +203,10 @@ class RunGate:
         Why short blocks: a slow spell here lasts a median 0.15 s, so a block of 20 runs of a
         graph that takes milliseconds a run rarely has both its looks in the fast state (with
         whole blocks, passes over 1-20 ms graphs took 4-9 blocks and 28-57% of them ended at
-        the limit), and a rejected block wastes all its runs; a short one wastes a few
-        (docs/results/2026-12-03-short-blocks.md)."""
+        the limit), and a rejected block wastes all its runs; a short one wastes a few. Off by
+        default all the same: under the generator and in slow phases short blocks left FC's
+        large graphs further over their floor (31-35% of its check graphs > 10% over, whole
+        blocks 7-18%; docs/results/2026-12-03-short-blocks.md)."""
         counted: list[float] = []
         counted_ratios: list[float] = []
         rejected: list[tuple[float, list[float]]] = []
