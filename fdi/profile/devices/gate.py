@@ -211,7 +211,7 @@ class RunGate:
         counted_ratios: list[float] = []
         rejected: list[tuple[float, list[float]]] = []
         # short blocks while the job may still wait; once its budget is spent, whole passes
-        waited, blocks = 0.0, 0
+        waited, blocks, fastest = 0.0, 0, float("inf")
         size = 1 if self.block_ms is not None and self.spent_s < self.budget_s else runs
         before = self._look(probed)
         while len(counted) < runs:
@@ -220,6 +220,7 @@ class RunGate:
             after = self._look(probed)
             worst = max(before, after)
             blocks += 1
+            fastest = min(fastest, *block)
             if worst <= 1 + self.tolerance:
                 counted += block
                 counted_ratios.append(worst)
@@ -231,7 +232,7 @@ class RunGate:
             before = after
             size = runs - len(counted)
             if self.block_ms is not None:
-                size = max(1, min(size, int(self.block_ms / max(min(counted + block), 1e-6))))
+                size = max(1, min(size, int(self.block_ms / max(fastest, 1e-6))))
         self.spent_s += waited
         slow = not counted
         if slow:  # the least slow blocks' runs, up to `runs`
