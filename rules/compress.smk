@@ -75,7 +75,7 @@ rule compress_finish:
 
 rule compress_localmin:
     """DeepIoT+localMin on a device: DeepIoT's points widened by Algorithm 2, no retraining;
-    and t_min for a recurrent network."""
+    and t_min, the network at every width 1 after Algorithm 2."""
     input:
         unpack(PLAN.variant_models),
         deepiot="results/compress/{task}/deepiot/final/points.parquet",

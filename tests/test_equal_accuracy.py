@@ -92,6 +92,24 @@ def test_the_summary_names_every_level_and_what_was_not_compared():
     assert "90.00% (not reached / interpolated)" in line
 
 
+def test_the_summary_reads_the_parts_above_t_min_where_it_was_timed():
+    curve = _synthetic_curve()
+    t_min = {
+        "variant": "tmin_host",
+        "test_accuracy": np.nan,
+        "measured_ms_host": 0.2,
+        "widths": "[1]",
+        "point": 0,
+    }
+    (line,) = summary(pd.concat([curve, pd.DataFrame([t_min])]), ["host"], drops=(0.0, 0.01))
+    # at 0.89: DeepIoT 1.4 ms, FastDeepIoT 0.7 ms; above t_min 1.2 and 0.5 ms: 0.5 / 1.2 - 1
+    assert "89.00%: -50.0% (-58.3% of the part above t_min)" in line
+    assert "t_min on host (every width 1, then Algorithm 2) measured 0.200 ms" in line
+    # t_min is no variant of its own, and without it the sentence has no such part
+    assert "tmin_host" not in line
+    assert "above t_min" not in summary(curve, ["host"], drops=(0.0, 0.01))[0]
+
+
 def test_a_point_above_the_original_beyond_its_seed_spread_is_reported():
     curve = _synthetic_curve()  # best point 0.905 against the original's 0.90
     # seeds 0.90, 0.89, 0.91: s.d. 0.01, so 2 s.d. allow up to 0.92
