@@ -51,8 +51,8 @@ def main() -> None:
 
     from fdi.compress.finish import fine_tune_on
     from fdi.compress.graph_network import GraphNetwork
-    from fdi.compress.search import accuracy
     from fdi.compress.user_model import load_user_data, load_user_model
+    from fdi.tasks.finetune import accuracy
 
     curve = json.loads((args.out_dir / "curve.json").read_text())
     search = json.loads((args.out_dir / "search" / "search.json").read_text())

@@ -160,8 +160,13 @@ class Plan:
 
     def training_settings(self, task: str) -> dict[str, Any]:
         """What training a task's network depends on: its settings but the spread seeds, so editing
-        them never retrains the original."""
-        return {k: v for k, v in self.config["tasks"][task].items() if k != "spread_seeds"}
+        them never retrains the original; `anneal: true` becomes the compressed networks' fine-tune
+        (`compress.finetune` but its seed, which is the task's), so the two stay one setting."""
+        settings = {k: v for k, v in self.config["tasks"][task].items() if k != "spread_seeds"}
+        if settings.pop("anneal", False):
+            finetune = self.config.get("compress", {}).get("finetune", {})
+            settings["anneal"] = {k: v for k, v in finetune.items() if k != "seed"}
+        return settings
 
     def task_settings(self, wildcards: Any) -> str:
         """Only this task's settings: editing one task never retrains the other."""

@@ -187,8 +187,8 @@ def test_fine_tuning_keeps_the_epoch_best_on_the_validation_slice(digits_task):
     import keras
 
     from fdi.compress.finish import fine_tune
-    from fdi.compress.search import accuracy
     from fdi.tasks import artefact
+    from fdi.tasks.finetune import accuracy
     from fdi.tasks.plateau import validation_split
 
     arrays, _ = artefact.load(digits_task / "digits.npz")

@@ -101,6 +101,21 @@ def test_timing_files_have_one_file_per_shard(plan):
     ]
 
 
+def test_an_annealed_original_gets_the_compressed_networks_fine_tune():
+    finetune = {"epochs": 3, "learning_rate": 0.0005, "batch_size": 128, "seed": 7, "schedule": "cosine"}
+    config = {**copy.deepcopy(CONFIG), "compress": {"finetune": finetune}}
+    config["tasks"]["vgg"]["anneal"] = True
+    # the fine-tune but its seed: the original trains under its own
+    assert json.loads(Plan(config, cores=lambda: 8).task_settings(W(task="vgg"))) == {
+        "family": "vgg",
+        "epochs": 5,
+        "seed": 0,
+        "anneal": {"epochs": 3, "learning_rate": 0.0005, "batch_size": 128, "schedule": "cosine"},
+    }
+    config["tasks"]["vgg"]["anneal"] = False  # as the schema's default fills it in: no key at all
+    assert "anneal" not in json.loads(Plan(config, cores=lambda: 8).task_settings(W(task="vgg")))
+
+
 def test_each_job_gets_only_its_own_settings(plan):
     assert json.loads(plan.device_settings(W(device="pixel"))) == PHONE
     assert json.loads(plan.scope_settings(W(scope="net_deepsense"))) == CONFIG["networks"]["deepsense"]

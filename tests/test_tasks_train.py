@@ -107,6 +107,49 @@ def test_training_stops_at_a_plateau_and_keeps_the_best_epoch(digits, tmp_path):
     assert result["best_val_accuracy"] == result["curve"][0]["val_accuracy"]
 
 
+def test_an_annealed_original_keeps_its_best_epoch_on_the_plateau_rule_s_slice(digits, tmp_path):
+    """`anneal`: after the plateau rule, the compressed networks' fine-tune. At a rate of 0 the
+    weights cannot move, so the test accuracy is the one before; at a real rate the kept epoch
+    scores at least the plateau's best on the same validation slice (the starting weights are a
+    candidate), which a different slice would not guarantee. Without `plateau` it is refused."""
+    rule = {"patience": 1, "min_delta": 0.0, "validation_fraction": 0.2}
+    base = {**SETTINGS, "epochs": 2, "learning_rate": 1e-3, "plateau": rule}
+    frozen = {"epochs": 1, "learning_rate": 0.0, "batch_size": 16, "schedule": "constant"}
+    result = train(
+        "digits",
+        {**base, "anneal": frozen},
+        digits,
+        tmp_path / "a.keras",
+        tmp_path / "a.json",
+        tmp_path / "c",
+    )
+    assert result["anneal"]["settings"] == frozen
+    assert result["test_accuracy"] == result["anneal"]["test_accuracy_before"]
+    assert result["anneal"]["kept_val_accuracy"] == pytest.approx(result["best_val_accuracy"], abs=1e-6)
+
+    moving = {"epochs": 2, "learning_rate": 1e-3, "batch_size": 16, "schedule": "cosine"}
+    result = train(
+        "digits",
+        {**base, "anneal": moving},
+        digits,
+        tmp_path / "b.keras",
+        tmp_path / "b.json",
+        tmp_path / "d",
+    )
+    assert result["anneal"]["kept_val_accuracy"] >= result["best_val_accuracy"] - 1e-9
+    assert json.loads((tmp_path / "b.json").read_text())["anneal"]["settings"] == moving
+
+    with pytest.raises(ValueError, match="`anneal` needs `plateau`"):
+        train(
+            "digits",
+            {**SETTINGS, "anneal": moving},
+            digits,
+            tmp_path / "x.keras",
+            tmp_path / "x.json",
+            tmp_path / "e",
+        )
+
+
 def test_a_resumed_job_replays_the_plateau_counters_of_the_epochs_it_kept():
     from fdi.tasks.plateau import DEFAULTS, _replayed
 
@@ -132,3 +175,13 @@ def test_the_tasks_table_says_how_each_original_was_trained():
     assert _training({**plateaued, "plateau_rule": rule}) == f"17 epochs, best 13 (plateaued; {rule})"
     capped = {**plateaued, "epochs_run": 40, "best_epoch": 40, "plateaued": False, "plateau_rule": rule}
     assert _training(capped).startswith("40 epochs, best 40 (cap of 40 reached, not plateaued;")
+    tune = {"epochs": 3, "learning_rate": 0.0005, "schedule": "cosine"}
+    annealed = {
+        **plateaued,
+        "plateau_rule": rule,
+        "anneal": {"settings": tune, "test_accuracy_before": 0.9132},
+    }
+    assert _training(annealed).endswith(
+        "then annealed as the compressed networks are fine-tuned "
+        "(3 epochs, cosine from 0.0005; test 91.32% before)"
+    )

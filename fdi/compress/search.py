@@ -35,6 +35,7 @@ from fdi.compress.compressor import Compressor
 from fdi.compress.network import Prunable, prunable
 from fdi.compress.objectives import StructureCost, parameter_fraction
 from fdi.compress.reruns import finished_search, resumed
+from fdi.tasks.finetune import accuracy
 from fdi.tasks.plateau import validation_split
 from fdi.timemodel.device_model import DeviceTimeModel
 
@@ -198,11 +199,6 @@ class Search:
         for group, variables in groups.items():
             for i, variable in enumerate(variables):
                 variable.assign(arrays[f"{group}/{i}"])
-
-
-def accuracy(model: Any, inputs: list[np.ndarray], labels: np.ndarray) -> float:
-    predicted = model.predict(inputs if len(inputs) > 1 else inputs[0], batch_size=256, verbose=0)
-    return float(np.mean(np.argmax(predicted, axis=1) == labels))
 
 
 def _take_points(

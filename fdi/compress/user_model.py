@@ -148,8 +148,8 @@ def compress_user_model(
     every point."""
     from fdi.compress.finish import fine_tune_on
     from fdi.compress.graph_network import GraphNetwork
-    from fdi.compress.search import accuracy
     from fdi.profile.export import at_batch_one, to_tflite
+    from fdi.tasks.finetune import accuracy
 
     model = load_user_model(model_path)
     data = load_user_data(

@@ -43,7 +43,16 @@ def _training(record: dict) -> str:
         return f"{record['epochs']} epochs (fixed)"
     end = "plateaued" if record["plateaued"] else f"cap of {record['epoch_cap']} reached, not plateaued"
     run, best = int(record["epochs_run"]), int(record["best_epoch"])
-    return f"{run} epochs, best {best} ({end}; {record['plateau_rule']})"
+    text = f"{run} epochs, best {best} ({end}; {record['plateau_rule']})"
+    anneal = record.get("anneal")
+    if isinstance(anneal, dict):  # the compressed networks' fine-tune as the last phase
+        tune = anneal["settings"]
+        text += (
+            f", then annealed as the compressed networks are fine-tuned ({tune.get('epochs')} epochs, "
+            f"{tune.get('schedule', 'cosine')} from {tune.get('learning_rate'):g}; test "
+            f"{100 * anneal['test_accuracy_before']:.2f}% before)"
+        )
+    return text
 
 
 def tasks_markdown(table: pd.DataFrame) -> str:

@@ -48,6 +48,38 @@ def _epoch_logger(epochs: int) -> Any:
     return EpochLog()
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _anneal(
+    model: Any,
+    settings: dict[str, Any],
+    rule: dict[str, Any] | None,
+    train: tuple[list[Any], Any],
+    validation: tuple[list[Any], Any] | None,
+    seed: int,
+) -> dict[str, Any]:
+    """The original's last phase with a task's `anneal:` (the compressed networks' fine-tune,
+    filled in by fdi.plan): measured here, Adam at a halved rate for two epochs had not finished
+    the VGG original; three epochs on a cosine from 5e-4 raised its test accuracy from 91.32% to
+    92.48%, and the same fine-tune is what lifted its compressed points above it (issue 29). The
+    epoch best on the plateau rule's validation slice is kept (the starting weights included).
+    Empty without `anneal`."""
+    anneal = settings.get("anneal")
+    if not anneal:
+        return {}
+    if rule is None or validation is None:
+        raise ValueError(
+            "tasks: `anneal` needs `plateau` (it keeps its best epoch on the plateau rule's slice)"
+        )
+    from fdi.tasks.finetune import fine_tune_on
+
+    print(f"anneal: {anneal}", flush=True)
+    kept = fine_tune_on(model, train, validation, {**anneal, "seed": seed}, _say)
+    return {"settings": anneal, "kept_val_accuracy": kept}
+
+
 def train(
     task: str,
     settings: dict[str, Any],
@@ -109,6 +141,17 @@ def train(
         callbacks=callbacks,
     )
     wall_s = time.perf_counter() - started
+    before = (
+        model.evaluate(test_x, test_y, batch_size=256, verbose=0, return_dict=True)
+        if settings.get("anneal")
+        else {}
+    )
+    annealed = _anneal(model, settings, rule, (train_x, train_y), validation, seed)
+    if annealed:
+        model.compile(  # fine_tune_on compiled it for the loss alone; evaluate wants the metrics
+            optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=metrics
+        )
+        annealed["test_accuracy_before"] = float(before["accuracy"])
     scores = model.evaluate(test_x, test_y, batch_size=256, verbose=0, return_dict=True)
     out_model = Path(out_model)
     out_model.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +178,8 @@ def train(
     }
     if rule is not None:
         result.update(plateau.summary(checkpoint_dir, epochs, rule))
+    if annealed:
+        result["anneal"] = annealed
     Path(metrics_path).write_text(json.dumps(result, indent=1) + "\n")
     import shutil
 
