@@ -115,39 +115,23 @@ def test_an_annealed_original_keeps_its_best_epoch_on_the_plateau_rule_s_slice(d
     rule = {"patience": 1, "min_delta": 0.0, "validation_fraction": 0.2}
     base = {**SETTINGS, "epochs": 2, "learning_rate": 1e-3, "plateau": rule}
     frozen = {"epochs": 1, "learning_rate": 0.0, "batch_size": 16, "schedule": "constant"}
-    result = train(
-        "digits",
-        {**base, "anneal": frozen},
-        digits,
-        tmp_path / "a.keras",
-        tmp_path / "a.json",
-        tmp_path / "c",
-    )
+    moving = {"epochs": 2, "learning_rate": 1e-3, "batch_size": 16, "schedule": "cosine"}
+
+    def trained(name: str, settings: dict) -> dict:
+        paths = (tmp_path / f"{name}.keras", tmp_path / f"{name}.json", tmp_path / f"{name}-ckpt")
+        return train("digits", settings, digits, *paths)
+
+    result = trained("frozen", {**base, "anneal": frozen})
     assert result["anneal"]["settings"] == frozen
     assert result["test_accuracy"] == result["anneal"]["test_accuracy_before"]
     assert result["anneal"]["kept_val_accuracy"] == pytest.approx(result["best_val_accuracy"], abs=1e-6)
 
-    moving = {"epochs": 2, "learning_rate": 1e-3, "batch_size": 16, "schedule": "cosine"}
-    result = train(
-        "digits",
-        {**base, "anneal": moving},
-        digits,
-        tmp_path / "b.keras",
-        tmp_path / "b.json",
-        tmp_path / "d",
-    )
+    result = trained("moving", {**base, "anneal": moving})
     assert result["anneal"]["kept_val_accuracy"] >= result["best_val_accuracy"] - 1e-9
-    assert json.loads((tmp_path / "b.json").read_text())["anneal"]["settings"] == moving
+    assert json.loads((tmp_path / "moving.json").read_text())["anneal"]["settings"] == moving
 
     with pytest.raises(ValueError, match="`anneal` needs `plateau`"):
-        train(
-            "digits",
-            {**SETTINGS, "anneal": moving},
-            digits,
-            tmp_path / "x.keras",
-            tmp_path / "x.json",
-            tmp_path / "e",
-        )
+        trained("refused", {**SETTINGS, "anneal": moving})
 
 
 def test_a_resumed_job_replays_the_plateau_counters_of_the_epochs_it_kept():
