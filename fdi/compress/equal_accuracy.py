@@ -155,8 +155,8 @@ def summary(curve: pd.DataFrame, devices: Sequence[str], drops: Sequence[float] 
         column = f"measured_ms_{device}"
         if column not in curve:
             continue
+        t_min = _t_min(curve, device)
         for variant in steered:
-            t_min = _t_min(curve, device)
             parts, missing = [], []
             for level in levels(original, drops):
                 found = times_at(curve, column, level, ("deepiot", variant))

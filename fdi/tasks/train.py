@@ -54,7 +54,7 @@ def _say(line: str) -> None:
 
 def _anneal(
     model: Any,
-    settings: dict[str, Any],
+    anneal: dict[str, Any],
     rule: dict[str, Any] | None,
     train: tuple[list[Any], Any],
     validation: tuple[list[Any], Any] | None,
@@ -64,11 +64,7 @@ def _anneal(
     filled in by fdi.plan): measured here, Adam at a halved rate for two epochs had not finished
     the VGG original; three epochs on a cosine from 5e-4 raised its test accuracy from 91.32% to
     92.48%, and the same fine-tune is what lifted its compressed points above it (issue 29). The
-    epoch best on the plateau rule's validation slice is kept (the starting weights included).
-    Empty without `anneal`."""
-    anneal = settings.get("anneal")
-    if not anneal:
-        return {}
+    epoch best on the plateau rule's validation slice is kept (the starting weights included)."""
     if rule is None or validation is None:
         raise ValueError(
             "tasks: `anneal` needs `plateau` (it keeps its best epoch on the plateau rule's slice)"
@@ -141,17 +137,14 @@ def train(
         callbacks=callbacks,
     )
     wall_s = time.perf_counter() - started
-    before = (
-        model.evaluate(test_x, test_y, batch_size=256, verbose=0, return_dict=True)
-        if settings.get("anneal")
-        else {}
-    )
-    annealed = _anneal(model, settings, rule, (train_x, train_y), validation, seed)
-    if annealed:
+    annealed: dict[str, Any] = {}
+    if settings.get("anneal"):
+        before = model.evaluate(test_x, test_y, batch_size=256, verbose=0, return_dict=True)
+        annealed = _anneal(model, settings["anneal"], rule, (train_x, train_y), validation, seed)
+        annealed["test_accuracy_before"] = float(before["accuracy"])
         model.compile(  # fine_tune_on compiled it for the loss alone; evaluate wants the metrics
             optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=metrics
         )
-        annealed["test_accuracy_before"] = float(before["accuracy"])
     scores = model.evaluate(test_x, test_y, batch_size=256, verbose=0, return_dict=True)
     out_model = Path(out_model)
     out_model.parent.mkdir(parents=True, exist_ok=True)
